@@ -1,0 +1,105 @@
+/* data.h — the HDF5 article store (SPEC §3.1), the window index (§3.3), the seeded epoch
+ * permutation and global-batch slicing (§3.4), and batch assembly into contiguous arrays. */
+#ifndef LVT_DATA_H
+#define LVT_DATA_H
+
+#include "lvt/common.h"
+
+/* An article store in host memory. */
+typedef struct lvt_store {
+    int64_t n;               /* rows (chunks) */
+    int dim;                 /* D */
+    int64_t n_articles;      /* A */
+    float *vectors;          /* [n, dim] */
+    int64_t *offsets;        /* [A+1] */
+    int64_t *article_ids;    /* [A] */
+    int64_t *chunk_ids;      /* [n] or NULL */
+    int normalized;          /* root attribute */
+    char source[256];        /* root attribute */
+} lvt_store;
+
+typedef struct lvt_store_write_opts {
+    int64_t chunk_rows; /* 0 = automatic */
+    int compress;       /* 0 = none, 1..9 = deflate level */
+} lvt_store_write_opts;
+
+/* Write a store (validates it first). */
+int lvt_store_write(const char *path, const lvt_store *s, const lvt_store_write_opts *opts, lvt_err *e);
+
+/* Read a whole store; normalize != 0 L2-normalises rows on load. Every malformed case of
+ * SPEC §3.1 is an error naming the file and dataset. */
+int lvt_store_read(const char *path, int normalize, lvt_store *s, lvt_err *e);
+
+/* Read only articles [a_lo, a_hi) (for sharding); offsets are rebased to start at 0. */
+int lvt_store_read_range(const char *path, int64_t a_lo, int64_t a_hi, int normalize, lvt_store *s,
+                         lvt_err *e);
+
+/* Read only the header: n, dim, n_articles (no vectors loaded). */
+int lvt_store_probe(const char *path, int64_t *n, int *dim, int64_t *n_articles, lvt_err *e);
+
+/* Check an in-memory store for consistency (offsets monotone, in range, finite vectors). */
+int lvt_store_check(const lvt_store *s, const char *name, lvt_err *e);
+
+void lvt_store_free(lvt_store *s);
+
+/* ---- windows ---------------------------------------------------------------------------- */
+
+/* Window index over a store: article a has max(0, len_a - L) windows (context s..s+L-1, target
+ * s+L). prefix[a] = number of windows in articles < a. Never materialises windows. */
+typedef struct lvt_windows {
+    int context_len;         /* L */
+    int64_t n_articles;
+    int64_t n_windows;
+    int64_t *prefix;         /* [A+1] */
+    const int64_t *offsets;  /* borrowed from the store */
+} lvt_windows;
+
+int lvt_windows_build(lvt_windows *w, const lvt_store *s, int context_len, lvt_err *e);
+void lvt_windows_free(lvt_windows *w);
+
+/* Window i -> (article, first context row in the store). */
+void lvt_window_locate(const lvt_windows *w, int64_t i, int64_t *article, int64_t *row0);
+
+/* ---- epoch order -------------------------------------------------------------------------- */
+
+/* A bijection on [0, n) keyed by (seed, epoch): a Feistel network with cycle walking.
+ * O(1) memory, identical in every process. */
+typedef struct lvt_perm {
+    uint64_t n;
+    uint64_t half_bits; /* bits per Feistel half */
+    uint64_t mask;
+    uint32_t keys[8];
+} lvt_perm;
+
+void lvt_perm_init(lvt_perm *p, uint64_t n, uint64_t seed, uint64_t epoch);
+uint64_t lvt_perm_apply(const lvt_perm *p, uint64_t i);
+
+/* The global batch of step s is positions [s*G, (s+1)*G) of the epoch order; rank r of world
+ * takes the contiguous part [s*G + r*G/world, s*G + (r+1)*G/world). Returns the count for this
+ * rank (the last batch of an epoch may be short; steps_per_epoch drops no sample). */
+int64_t lvt_steps_per_epoch(int64_t n_windows, int64_t global_batch);
+int64_t lvt_rank_slice(int64_t n_windows, int64_t global_batch, int64_t step, int rank, int world,
+                       int64_t *pos_lo);
+
+/* ---- batches ------------------------------------------------------------------------------ */
+
+/* A host batch: contiguous arrays for B windows with L context rows of dim D. */
+typedef struct lvt_batch {
+    int cap, b, L, D, H;     /* capacity, rows used, context length, dim, rollout truth depth */
+    float *ctx;              /* [cap, L, D] */
+    float *target;           /* [cap, D]   row s+L (+1) */
+    float *fut;              /* [cap, 2, D] rows s+L+1 (+2), s+L+2 (+3); zero where missing */
+    float *fut_mask;         /* [cap, 2]   1 if the row exists in the article */
+    float *roll;             /* [cap, H, D] rollout truth rows s+L .. s+L+H-1 (H >= 1) */
+    float *roll_mask;        /* [cap, H] */
+    int64_t *sample_index;   /* [cap] global window index (keys dropout / context drop) */
+} lvt_batch;
+
+int lvt_batch_alloc(lvt_batch *b, int cap, int L, int D, int H, lvt_err *e);
+void lvt_batch_free(lvt_batch *b);
+
+/* Gather windows idx[0..n) into b (n <= cap). */
+void lvt_batch_gather(lvt_batch *b, const lvt_store *s, const lvt_windows *w, const int64_t *idx,
+                      int n);
+
+#endif

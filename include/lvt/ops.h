@@ -1,0 +1,129 @@
+/* ops.h — the backend interface: every numeric primitive the model, the losses, the optimiser
+ * and 5CAT need. Model and loss math is written once over this table; the CPU backend
+ * (src/cpu/) and the CUDA backend (cuda/) implement it. All matrices are row-major; every
+ * float pointer lives in the backend's memory (host for cpu, device for cuda). */
+#ifndef LVT_OPS_H
+#define LVT_OPS_H
+
+#include "lvt/common.h"
+
+typedef struct lvt_backend lvt_backend;
+
+typedef enum { LVT_MATH_FP32 = 0, LVT_MATH_TF32 = 1, LVT_MATH_BF16 = 2 } lvt_math;
+
+/* Key of a dropout mask (SPEC §4): element e of the sample at global position sample_base + s
+ * keeps with probability 1-p, drawn as lvt_rng_unit(seed, step, site, sample_base + s, e). */
+typedef struct lvt_dropout_key {
+    uint64_t seed;
+    uint64_t step;
+    uint32_t site;
+    int64_t sample_base;
+    float p;
+} lvt_dropout_key;
+
+typedef struct lvt_ops {
+    const char *name;
+
+    /* ---- memory ---- */
+    void *(*alloc)(lvt_backend *be, size_t bytes, lvt_err *e); /* zero-filled */
+    void (*free)(lvt_backend *be, void *p);
+    void (*zero)(lvt_backend *be, void *p, size_t bytes);
+    void (*to_device)(lvt_backend *be, void *dst, const void *src_host, size_t bytes);
+    void (*to_host)(lvt_backend *be, void *dst_host, const void *src, size_t bytes);
+    void (*copy)(lvt_backend *be, void *dst, const void *src, size_t bytes);
+    void (*sync)(lvt_backend *be);
+
+    /* ---- dense algebra ---- */
+    /* C[M,N] = alpha * op(A) @ op(B) + beta * C; op(A) is M x K, op(B) is K x N. */
+    void (*gemm)(lvt_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                 const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+    /* y[o*inner + j] += t[j]  (bias add, positional encoding) */
+    void (*add_bcast)(lvt_backend *be, float *y, const float *t, int outer, int inner);
+    /* dt[j] += sum_o dy[o*inner + j]  (bias gradient) */
+    void (*sum_bcast)(lvt_backend *be, const float *dy, float *dt, int outer, int inner);
+    /* 2-D copy of M rows of N floats with leading dimensions. */
+    void (*copy_rows)(lvt_backend *be, float *dst, int ldd, const float *src, int lds, int M, int N);
+    /* y = a + b (elementwise, y may alias a or b) */
+    void (*add)(lvt_backend *be, const float *a, const float *b, float *y, size_t n);
+    /* y += alpha * x */
+    void (*axpy)(lvt_backend *be, float alpha, const float *x, float *y, size_t n);
+    /* x *= alpha */
+    void (*scale)(lvt_backend *be, float *x, float alpha, size_t n);
+
+    /* ---- normalisation ---- */
+    /* y = (x - mean)/sqrt(var + eps) * g + b per row of N; saves mean, rstd [M]. */
+    void (*layernorm_fwd)(lvt_backend *be, const float *x, const float *g, const float *b, float *y,
+                          float *mean, float *rstd, int M, int N, float eps);
+    /* dx overwritten; dg, db accumulated. */
+    void (*layernorm_bwd)(lvt_backend *be, const float *dy, const float *x, const float *mean,
+                          const float *rstd, const float *g, float *dx, float *dg, float *db, int M,
+                          int N);
+    /* y = x / max(||x||, eps) per row; norms[M] saved (the unclamped norm). */
+    void (*l2norm_fwd)(lvt_backend *be, const float *x, float *y, float *norms, int M, int N,
+                       float eps);
+    /* dx overwritten, from dy, x and the saved norms. */
+    void (*l2norm_bwd)(lvt_backend *be, const float *dy, const float *x, const float *norms,
+                       float *dx, int M, int N, float eps);
+
+    /* ---- activations ---- */
+    void (*relu_fwd)(lvt_backend *be, const float *x, float *y, size_t n);
+    void (*relu_bwd)(lvt_backend *be, const float *dy, const float *x, float *dx, size_t n);
+    void (*gelu_fwd)(lvt_backend *be, const float *x, float *y, size_t n); /* exact, erf */
+    void (*gelu_bwd)(lvt_backend *be, const float *dy, const float *x, float *dx, size_t n);
+
+    /* ---- dropout ---- */
+    /* x viewed as [n_samples, per_sample]; y = x * keep / (1-p); mask[n_samples*per_sample]
+     * records keep (1) / drop (0). p == 0 copies x and sets mask to 1. */
+    void (*dropout_fwd)(lvt_backend *be, const float *x, float *y, uint8_t *mask, int n_samples,
+                        int per_sample, const lvt_dropout_key *key);
+    void (*dropout_bwd)(lvt_backend *be, const float *dy, const uint8_t *mask, float *dx, size_t n,
+                        float p);
+
+    /* ---- attention for short sequences (L <= 64), fused per (batch, head) ---- */
+    /* q: row (b*Lq + i), columns [h*hd, (h+1)*hd) with leading dim ldq; k, v likewise with Lk.
+     * out[b*Lq+i, h*hd + c] = sum_j P[b,h,i,j] v[b*Lk+j, h*hd+c] where
+     * P = dropout(softmax(q k^T / sqrt(hd) + causal mask)). probs [B,H,Lq,Lk] saves the softmax
+     * (before dropout); drop_mask [B,H,Lq,Lk] the attention-dropout mask when key != NULL
+     * (keyed per sample with per_sample = H*Lq*Lk). */
+    void (*attention_fwd)(lvt_backend *be, const float *q, int ldq, const float *k, int ldk,
+                          const float *v, int ldv, float *out, int ldo, float *probs,
+                          uint8_t *drop_mask, int B, int Lq, int Lk, int H, int hd, int causal,
+                          const lvt_dropout_key *key);
+    /* dq, dk, dv overwritten. */
+    void (*attention_bwd)(lvt_backend *be, const float *dout, int ldo, const float *q, int ldq,
+                          const float *k, int ldk, const float *v, int ldv, const float *probs,
+                          const uint8_t *drop_mask, float drop_p, float *dq, float *dk, float *dv,
+                          int B, int Lq, int Lk, int H, int hd);
+
+    /* ---- row-wise reductions and reductions to the host ---- */
+    /* out[m] = <a_m, b_m> over N columns. */
+    void (*dot_rows)(lvt_backend *be, const float *a, int lda, const float *b, int ldb, float *out,
+                     int M, int N);
+    /* sum of x[0..n) as double on the host (synchronises). */
+    double (*sum)(lvt_backend *be, const float *x, size_t n);
+    /* sum of squares of x[0..n) as double on the host (global norm). */
+    double (*sumsq)(lvt_backend *be, const float *x, size_t n);
+
+    /* ---- optimiser ---- */
+    /* AdamW (decoupled weight decay) over a flat buffer; g is multiplied by grad_scale first
+     * (global-norm clipping). t is the 1-based step for bias correction. */
+    void (*adamw)(lvt_backend *be, float *p, const float *g, float *m, float *v, size_t n, float lr,
+                  float beta1, float beta2, float eps, float weight_decay, long t,
+                  float grad_scale);
+} lvt_ops;
+
+struct lvt_backend {
+    const lvt_ops *ops;
+    lvt_math math;
+    int device;   /* GPU ordinal, -1 for the CPU */
+    void *impl;   /* backend-private state */
+};
+
+/* name: "cpu", "cuda" or "auto" (cuda when a device is present, else cpu). */
+int lvt_backend_create(lvt_backend **out, const char *name, int device, lvt_math math, lvt_err *e);
+void lvt_backend_destroy(lvt_backend *be);
+
+/* True when this build has the CUDA backend and a device is usable. */
+int lvt_cuda_available(void);
+
+#endif

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# install-deps.sh — installs the Debian packages lvt builds and tests with (run as root, or with sudo).
+# Usage: scripts/install-deps.sh [--no-torch]   (--no-torch skips the PyTorch reference-test packages)
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+PKGS="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libcjson-dev
+      libopenblas-dev libzip-dev"
+if [ "${1:-}" != "--no-torch" ]; then
+  PKGS="$PKGS python3-torch python3-numpy python3-h5py"
+fi
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "install-deps: installing$missing"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
+else
+  echo "install-deps: all packages present"
+fi

@@ -1,0 +1,41 @@
+/* ops.c — backend selection: lvt_backend_create picks the CPU or CUDA implementation of ops. */
+#include <string.h>
+
+#include "lvt/ops.h"
+#include "cpu/cpu_backend.h"
+#ifdef LVT_HAVE_CUDA
+#include "../cuda/cuda_backend.h"
+#endif
+
+int lvt_cuda_available(void) {
+#ifdef LVT_HAVE_CUDA
+    return lvt_cuda_device_count() > 0;
+#else
+    return 0;
+#endif
+}
+
+int lvt_backend_create(lvt_backend **out, const char *name, int device, lvt_math math, lvt_err *e) {
+    *out = NULL;
+    if (!name || !strcmp(name, "auto")) name = lvt_cuda_available() ? "cuda" : "cpu";
+    if (!strcmp(name, "cpu")) return lvt_cpu_backend_create(out, math, e);
+    if (!strcmp(name, "cuda")) {
+#ifdef LVT_HAVE_CUDA
+        if (!lvt_cuda_available()) return lvt_errf(e, "backend 'cuda': no usable CUDA device");
+        return lvt_cuda_backend_create(out, device, math, e);
+#else
+        return lvt_errf(e, "backend 'cuda': this lvt was built without CUDA (LVT_CUDA=OFF or no nvcc)");
+#endif
+    }
+    return lvt_errf(e, "unknown backend '%s' (expected auto, cpu or cuda)", name);
+}
+
+void lvt_backend_destroy(lvt_backend *be) {
+    if (be && be->ops && be->ops->name && !strcmp(be->ops->name, "cuda")) {
+#ifdef LVT_HAVE_CUDA
+        lvt_cuda_backend_destroy(be);
+#endif
+        return;
+    }
+    if (be) lvt_cpu_backend_destroy(be);
+}
