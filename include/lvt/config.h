@@ -135,4 +135,25 @@ char *lvt_config_to_json(const lvt_config *c);
 /* Apply an override onto an objective/lr pair. */
 void lvt_override_apply(const lvt_override *ov, lvt_objective_cfg *obj, double *lr);
 
+/* ---- additions (config module) ------------------------------------------------------------- */
+
+/* What `lvt config`, `lvt train` and `lvt bench` do: defaults, the file, each "--set KEY=VALUE"
+ * in order, then lvt_config_validate once (so --set may repair a cross-field conflict). */
+int lvt_config_load_sets(lvt_config *c, const char *path, const char *const *sets, int n_sets,
+                         lvt_err *e);
+
+/* The objective knobs and lr in force during `epoch` (1-based) from the curriculum alone: the base
+ * `objective` and `optim.lr`, then every phase with from_epoch <= epoch applied in order.
+ * (Tripwire overrides are run state and belong to the train loop.) */
+void lvt_config_at_epoch(const lvt_config *c, int epoch, lvt_objective_cfg *obj, double *lr);
+
+/* "lambda_roll=0.03, lr=0.0001": the knobs an override sets, for logs. Returns buf. */
+const char *lvt_override_describe(const lvt_override *ov, char *buf, size_t n);
+
+/* ">", ">=", "<", "<=" */
+const char *lvt_cmp_name(lvt_cmp op);
+
+/* 1 when `metric_value OP t->value` holds (NaN never holds). */
+int lvt_tripwire_holds(const lvt_tripwire *t, double metric_value);
+
 #endif

@@ -37,6 +37,10 @@ int lvt_store_read_range(const char *path, int64_t a_lo, int64_t a_hi, int norma
 /* Read only the header: n, dim, n_articles (no vectors loaded). */
 int lvt_store_probe(const char *path, int64_t *n, int *dim, int64_t *n_articles, lvt_err *e);
 
+/* Read only /article_offsets (checked against the row count of /vectors): *offsets gets a
+ * malloc'ed [A+1] array the caller frees. For planning an article shard without loading vectors. */
+int lvt_store_read_offsets(const char *path, int64_t **offsets, int64_t *n_articles, lvt_err *e);
+
 /* Check an in-memory store for consistency (offsets monotone, in range, finite vectors). */
 int lvt_store_check(const lvt_store *s, const char *name, lvt_err *e);
 
@@ -57,8 +61,22 @@ typedef struct lvt_windows {
 int lvt_windows_build(lvt_windows *w, const lvt_store *s, int context_len, lvt_err *e);
 void lvt_windows_free(lvt_windows *w);
 
-/* Window i -> (article, first context row in the store). */
+/* Window i -> (article, first context row in the store). i must be in [0, n_windows). */
 void lvt_window_locate(const lvt_windows *w, int64_t i, int64_t *article, int64_t *row0);
+
+/* Window i -> article, first context row, and n_truth = the number of rows of the article from
+ * the target row s+L on (>= 1). Row s+L+k exists iff k < n_truth: target +2 exists iff
+ * n_truth >= 2, target +3 iff n_truth >= 3, rollout truth row h (h = 1..H, row s+L+h-1) iff
+ * h <= n_truth. */
+void lvt_window_info(const lvt_windows *w, int64_t i, int64_t *article, int64_t *row0,
+                     int64_t *n_truth);
+
+/* data.shard = "articles": split articles [0, A) into `world` contiguous ranges balanced by
+ * window count for context length L. Rank r gets [*a_lo, *a_hi): a_lo is the first article a
+ * whose preceding articles hold >= r*W/world windows (W = all windows), so each rank's window
+ * count is within one article's windows of W/world. */
+void lvt_shard_articles(const int64_t *offsets, int64_t n_articles, int context_len, int rank,
+                        int world, int64_t *a_lo, int64_t *a_hi);
 
 /* ---- epoch order -------------------------------------------------------------------------- */
 
@@ -74,9 +92,12 @@ typedef struct lvt_perm {
 void lvt_perm_init(lvt_perm *p, uint64_t n, uint64_t seed, uint64_t epoch);
 uint64_t lvt_perm_apply(const lvt_perm *p, uint64_t i);
 
-/* The global batch of step s is positions [s*G, (s+1)*G) of the epoch order; rank r of world
- * takes the contiguous part [s*G + r*G/world, s*G + (r+1)*G/world). Returns the count for this
- * rank (the last batch of an epoch may be short; steps_per_epoch drops no sample). */
+/* steps_per_epoch = ceil(n_windows / G): no sample is dropped, the last batch may be short.
+ * The global batch of step s is positions [s*G, s*G + m) of the epoch order, m = min(G, n - s*G).
+ * Rank r of world takes the contiguous part of it that starts at s*G + r*q + min(r, m % world)
+ * and holds q + (r < m % world) positions, q = m / world: an even split where the first ranks
+ * take one extra (for a full batch with world | G this is exactly [r*G/world, (r+1)*G/world)).
+ * Returns the count for this rank (0 past the epoch's end) and sets *pos_lo (may be NULL). */
 int64_t lvt_steps_per_epoch(int64_t n_windows, int64_t global_batch);
 int64_t lvt_rank_slice(int64_t n_windows, int64_t global_batch, int64_t step, int rank, int world,
                        int64_t *pos_lo);

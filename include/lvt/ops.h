@@ -89,7 +89,9 @@ typedef struct lvt_ops {
                           const float *v, int ldv, float *out, int ldo, float *probs,
                           uint8_t *drop_mask, int B, int Lq, int Lk, int H, int hd, int causal,
                           const lvt_dropout_key *key);
-    /* dq, dk, dv overwritten. */
+    /* dq, dk, dv overwritten in the head columns [0, H*hd); they have the layouts of q, k, v
+     * (leading dims ldq, ldk, ldv), so they may be column slices of one fused dqkv buffer.
+     * drop_mask may be NULL (or drop_p 0) when the forward ran without dropout. */
     void (*attention_bwd)(lvt_backend *be, const float *dout, int ldo, const float *q, int ldq,
                           const float *k, int ldk, const float *v, int ldv, const float *probs,
                           const uint8_t *drop_mask, float drop_p, float *dq, float *dk, float *dv,

@@ -39,9 +39,10 @@ LVT_HD lvt_philox_ctr lvt_philox4x32_10(lvt_philox_ctr c, lvt_philox_key k) {
 LVT_HD float lvt_u32_to_unit(uint32_t u) { return (float)(u >> 8) * (1.0f / 16777216.0f); }
 
 /* The project's keying (SPEC §4): key = seed; counter = (element/4, global sample index,
- * step, site). Word j of the result serves element 4*(element/4)+j. */
-LVT_HD uint32_t lvt_rng_u32(uint64_t seed, uint64_t step, uint32_t site, uint64_t sample,
-                            uint64_t element) {
+ * step, site), with the high halves of step and sample folded into the site word. One Philox
+ * call yields the block of 4 words serving elements 4*(element/4) .. 4*(element/4)+3. */
+LVT_HD lvt_philox_ctr lvt_rng_block(uint64_t seed, uint64_t step, uint32_t site, uint64_t sample,
+                                    uint64_t element) {
     lvt_philox_ctr c;
     lvt_philox_key k;
     c.v[0] = (uint32_t)(element >> 2);
@@ -50,8 +51,13 @@ LVT_HD uint32_t lvt_rng_u32(uint64_t seed, uint64_t step, uint32_t site, uint64_
     c.v[3] = site ^ ((uint32_t)(step >> 32) << 16) ^ ((uint32_t)(sample >> 32) << 24);
     k.v[0] = (uint32_t)seed;
     k.v[1] = (uint32_t)(seed >> 32);
-    lvt_philox_ctr r = lvt_philox4x32_10(c, k);
-    return r.v[element & 3];
+    return lvt_philox4x32_10(c, k);
+}
+
+/* Word (element & 3) of lvt_rng_block: the draw for one element. */
+LVT_HD uint32_t lvt_rng_u32(uint64_t seed, uint64_t step, uint32_t site, uint64_t sample,
+                            uint64_t element) {
+    return lvt_rng_block(seed, step, site, sample, element).v[element & 3];
 }
 
 LVT_HD float lvt_rng_unit(uint64_t seed, uint64_t step, uint32_t site, uint64_t sample,

@@ -1,9 +1,81 @@
-/* cpu_backend.c — the CPU implementation of ops (being written; see issue 3). */
+/* cpu_backend.c — the CPU backend: construction, memory (host malloc) and the ops table that
+ * gathers the kernels of cpu_dense.c, cpu_norm.c and cpu_attention.c. The math mode is
+ * recorded but ignored: the CPU always computes in fp32 (sums and norms in double). */
+#include <stdlib.h>
+#include <string.h>
+
 #include "cpu_backend.h"
+
+#define CPU_ALIGN 64
+
+static void *cpu_alloc(lvt_backend *be, size_t bytes, lvt_err *e) {
+    size_t n = (bytes + CPU_ALIGN - 1) / CPU_ALIGN * CPU_ALIGN;
+    if (n == 0) n = CPU_ALIGN;
+    void *p = aligned_alloc(CPU_ALIGN, n);
+    if (!p) {
+        lvt_errf(e, "cpu backend: out of memory allocating %zu bytes", bytes);
+        return NULL;
+    }
+    memset(p, 0, n);
+    return p;
+}
+
+static void cpu_free(lvt_backend *be, void *p) { free(p); }
+
+static void cpu_zero(lvt_backend *be, void *p, size_t bytes) {
+    if (bytes) memset(p, 0, bytes);
+}
+
+static void cpu_memcpy(lvt_backend *be, void *dst, const void *src, size_t bytes) {
+    if (bytes && dst != src) memmove(dst, src, bytes);
+}
+
+static void cpu_sync(lvt_backend *be) {}
+
+static const lvt_ops cpu_ops = {
+    .name = "cpu",
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .zero = cpu_zero,
+    .to_device = cpu_memcpy,
+    .to_host = cpu_memcpy,
+    .copy = cpu_memcpy,
+    .sync = cpu_sync,
+    .gemm = cpu_gemm,
+    .add_bcast = cpu_add_bcast,
+    .sum_bcast = cpu_sum_bcast,
+    .copy_rows = cpu_copy_rows,
+    .add = cpu_add,
+    .axpy = cpu_axpy,
+    .scale = cpu_scale,
+    .layernorm_fwd = cpu_layernorm_fwd,
+    .layernorm_bwd = cpu_layernorm_bwd,
+    .l2norm_fwd = cpu_l2norm_fwd,
+    .l2norm_bwd = cpu_l2norm_bwd,
+    .relu_fwd = cpu_relu_fwd,
+    .relu_bwd = cpu_relu_bwd,
+    .gelu_fwd = cpu_gelu_fwd,
+    .gelu_bwd = cpu_gelu_bwd,
+    .dropout_fwd = cpu_dropout_fwd,
+    .dropout_bwd = cpu_dropout_bwd,
+    .attention_fwd = cpu_attention_fwd,
+    .attention_bwd = cpu_attention_bwd,
+    .dot_rows = cpu_dot_rows,
+    .sum = cpu_sum,
+    .sumsq = cpu_sumsq,
+    .adamw = cpu_adamw,
+};
 
 int lvt_cpu_backend_create(lvt_backend **out, lvt_math math, lvt_err *e) {
     *out = NULL;
-    return lvt_errf(e, "the CPU backend is not implemented yet (issue 3)");
+    lvt_backend *be = lvt_calloc(1, sizeof *be, e);
+    if (!be) return lvt_err_prefix(e, "cpu backend");
+    be->ops = &cpu_ops;
+    be->math = math;
+    be->device = -1;
+    be->impl = NULL;
+    *out = be;
+    return LVT_OK;
 }
 
-void lvt_cpu_backend_destroy(lvt_backend *be) { (void)be; }
+void lvt_cpu_backend_destroy(lvt_backend *be) { free(be); }

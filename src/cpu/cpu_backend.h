@@ -1,4 +1,5 @@
-/* cpu_backend.h — private: construction of the CPU implementation of ops (src/cpu/). */
+/* cpu_backend.h — private: construction of the CPU implementation of ops (src/cpu/) and the
+ * kernels each src/cpu/ file contributes to its function table. */
 #ifndef LVT_CPU_BACKEND_H
 #define LVT_CPU_BACKEND_H
 
@@ -6,5 +7,53 @@
 
 int lvt_cpu_backend_create(lvt_backend **out, lvt_math math, lvt_err *e);
 void lvt_cpu_backend_destroy(lvt_backend *be);
+
+/* Longest key sequence the fused CPU attention handles (one row of scores on the stack). */
+#define LVT_CPU_ATTN_MAX_LK 1024
+
+/* cpu_dense.c */
+void cpu_gemm(lvt_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
+              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+void cpu_add_bcast(lvt_backend *be, float *y, const float *t, int outer, int inner);
+void cpu_sum_bcast(lvt_backend *be, const float *dy, float *dt, int outer, int inner);
+void cpu_copy_rows(lvt_backend *be, float *dst, int ldd, const float *src, int lds, int M, int N);
+void cpu_add(lvt_backend *be, const float *a, const float *b, float *y, size_t n);
+void cpu_axpy(lvt_backend *be, float alpha, const float *x, float *y, size_t n);
+void cpu_scale(lvt_backend *be, float *x, float alpha, size_t n);
+void cpu_dot_rows(lvt_backend *be, const float *a, int lda, const float *b, int ldb, float *out,
+                  int M, int N);
+double cpu_sum(lvt_backend *be, const float *x, size_t n);
+double cpu_sumsq(lvt_backend *be, const float *x, size_t n);
+void cpu_adamw(lvt_backend *be, float *p, const float *g, float *m, float *v, size_t n, float lr,
+               float beta1, float beta2, float eps, float weight_decay, long t, float grad_scale);
+
+/* cpu_norm.c: normalisation, activations, dropout */
+void cpu_layernorm_fwd(lvt_backend *be, const float *x, const float *g, const float *b, float *y,
+                       float *mean, float *rstd, int M, int N, float eps);
+void cpu_layernorm_bwd(lvt_backend *be, const float *dy, const float *x, const float *mean,
+                       const float *rstd, const float *g, float *dx, float *dg, float *db, int M,
+                       int N);
+void cpu_l2norm_fwd(lvt_backend *be, const float *x, float *y, float *norms, int M, int N,
+                    float eps);
+void cpu_l2norm_bwd(lvt_backend *be, const float *dy, const float *x, const float *norms,
+                    float *dx, int M, int N, float eps);
+void cpu_relu_fwd(lvt_backend *be, const float *x, float *y, size_t n);
+void cpu_relu_bwd(lvt_backend *be, const float *dy, const float *x, float *dx, size_t n);
+void cpu_gelu_fwd(lvt_backend *be, const float *x, float *y, size_t n);
+void cpu_gelu_bwd(lvt_backend *be, const float *dy, const float *x, float *dx, size_t n);
+void cpu_dropout_fwd(lvt_backend *be, const float *x, float *y, uint8_t *mask, int n_samples,
+                     int per_sample, const lvt_dropout_key *key);
+void cpu_dropout_bwd(lvt_backend *be, const float *dy, const uint8_t *mask, float *dx, size_t n,
+                     float p);
+
+/* cpu_attention.c */
+void cpu_attention_fwd(lvt_backend *be, const float *q, int ldq, const float *k, int ldk,
+                       const float *v, int ldv, float *out, int ldo, float *probs,
+                       uint8_t *drop_mask, int B, int Lq, int Lk, int H, int hd, int causal,
+                       const lvt_dropout_key *key);
+void cpu_attention_bwd(lvt_backend *be, const float *dout, int ldo, const float *q, int ldq,
+                       const float *k, int ldk, const float *v, int ldv, const float *probs,
+                       const uint8_t *drop_mask, float drop_p, float *dq, float *dk, float *dv,
+                       int B, int Lq, int Lk, int H, int hd);
 
 #endif

@@ -1,0 +1,81 @@
+/* sgemm_peak.c — measures the CPU backend's sgemm (OpenBLAS cblas_sgemm, row-major) in GFLOP/s
+ * for the GEMM shapes of the reference model (M = B*L rows; N, K in {512, 768, 1536, 2048}) in
+ * the three layouts a linear layer uses (forward x W^T: NT, input gradient dy W: NN, weight
+ * gradient dy^T x: TN), and a large square 2048^3 for the machine's peak. Not a test.
+ * Usage: sgemm_peak [--quick] [--seconds S]   (S: minimum timed seconds per shape, default 0.3) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lvt/ops.h"
+
+static double time_gemm(lvt_backend *be, int ta, int tb, int M, int N, int K, const float *A,
+                        const float *B, float *C, double min_s) {
+    int lda = ta ? M : K, ldb = tb ? K : N;
+    be->ops->gemm(be, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N); /* warm-up */
+    int reps = 0;
+    double t0 = lvt_now(), t;
+    do {
+        be->ops->gemm(be, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N);
+        reps++;
+        t = lvt_now() - t0;
+    } while (t < min_s || reps < 3);
+    return 2.0 * M * N * K * reps / t * 1e-9;
+}
+
+int main(int argc, char **argv) {
+    double min_s = 0.3;
+    int quick = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) min_s = atof(argv[++i]);
+        else {
+            fprintf(stderr, "usage: sgemm_peak [--quick] [--seconds S]\n");
+            return 1;
+        }
+    }
+    lvt_err e = {{0}};
+    lvt_backend *be = NULL;
+    if (lvt_backend_create(&be, "cpu", -1, LVT_MATH_FP32, &e) != LVT_OK) {
+        fprintf(stderr, "sgemm_peak: %s\n", e.msg);
+        return 1;
+    }
+    size_t maxe = (size_t)5120 * 2048;
+    float *A = be->ops->alloc(be, maxe * sizeof(float), &e);
+    float *B = be->ops->alloc(be, maxe * sizeof(float), &e);
+    float *C = be->ops->alloc(be, maxe * sizeof(float), &e);
+    if (!A || !B || !C) {
+        fprintf(stderr, "sgemm_peak: %s\n", e.msg);
+        return 1;
+    }
+    for (size_t i = 0; i < maxe; i++) {
+        A[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
+        B[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
+    }
+    const char *omp = getenv("OMP_NUM_THREADS"), *ob = getenv("OPENBLAS_NUM_THREADS");
+    printf("sgemm peak (OpenBLAS via lvt cpu backend), OMP_NUM_THREADS=%s OPENBLAS_NUM_THREADS=%s\n",
+           omp ? omp : "unset", ob ? ob : "unset");
+    printf("%6s %6s %6s   %9s %9s %9s   (GFLOP/s; NT = x W^T, NN = dy W, TN = dy^T x)\n", "M", "N",
+           "K", "NT", "NN", "TN");
+    const int Ms[2] = {320, 5120};
+    const int dims[4] = {512, 768, 1536, 2048};
+    for (int mi = 0; mi < 2; mi++)
+        for (int ni = 0; ni < 4; ni++)
+            for (int ki = 0; ki < 4; ki++) {
+                int M = Ms[mi], N = dims[ni], K = dims[ki];
+                if (quick && (ni != ki && !(N == 2048 && K == 512) && !(N == 512 && K == 2048)))
+                    continue;
+                double nt = time_gemm(be, 0, 1, M, N, K, A, B, C, min_s);
+                double nn = time_gemm(be, 0, 0, M, N, K, A, B, C, min_s);
+                double tn = time_gemm(be, 1, 0, M, N, K, A, B, C, min_s);
+                printf("%6d %6d %6d   %9.1f %9.1f %9.1f\n", M, N, K, nt, nn, tn);
+                fflush(stdout);
+            }
+    double sq = time_gemm(be, 0, 0, 2048, 2048, 2048, A, B, C, min_s * 3);
+    printf("%6d %6d %6d   %9s %9.1f %9s   square\n", 2048, 2048, 2048, "", sq, "");
+    be->ops->free(be, A);
+    be->ops->free(be, B);
+    be->ops->free(be, C);
+    lvt_backend_destroy(be);
+    return 0;
+}

@@ -1,0 +1,836 @@
+/* ckpt.c — HDF5 checkpoints ("lvt-checkpoint" v1): atomic write (temp file, fsync, rename),
+ * validated read, the generic "extra" key/value area, and lvt_ckpt_load_any which opens a
+ * checkpoint or a safetensors file. Layout in docs/checkpoints.md. */
+#include "lvt/ckpt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lvt/config.h"
+
+#define CKPT_FORMAT "lvt-checkpoint"
+#define CKPT_VERSION 1
+#define CKPT_ARCH "transformer"
+#define CKPT_PATH_MAX 4096
+
+/* ---- the extension area ------------------------------------------------------------------------ */
+
+static int kv_name_ok(const char *name) {
+    size_t n = strlen(name);
+    if (n == 0 || n >= LVT_KV_NAME_MAX || !strcmp(name, ".") || !strcmp(name, "..")) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '.' || c == '-';
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+static void kv_clear(lvt_kv *kv) {
+    free(kv->s);
+    free(kv->ia);
+    free(kv->da);
+    kv->s = NULL;
+    kv->ia = NULL;
+    kv->da = NULL;
+    kv->n = 0;
+}
+
+/* The slot for name (existing, cleared; or a new one). */
+static lvt_kv *kv_slot(lvt_kvset *s, const char *name, lvt_err *e) {
+    if (!kv_name_ok(name))
+        return lvt_errf(e, "extra value name '%s' is invalid (use letters, digits, '_', '.', '-'; at most %d characters)",
+                        name, LVT_KV_NAME_MAX - 1), NULL;
+    for (int i = 0; i < s->n; i++)
+        if (!strcmp(s->items[i].name, name)) {
+            kv_clear(&s->items[i]);
+            return &s->items[i];
+        }
+    if (s->n == s->cap) {
+        int cap = s->cap ? 2 * s->cap : 16;
+        lvt_kv *items = realloc(s->items, (size_t)cap * sizeof *items);
+        if (!items) return lvt_errf(e, "out of memory (extra values)"), NULL;
+        s->items = items;
+        s->cap = cap;
+    }
+    lvt_kv *kv = &s->items[s->n++];
+    memset(kv, 0, sizeof *kv);
+    snprintf(kv->name, sizeof kv->name, "%s", name);
+    return kv;
+}
+
+int lvt_kv_set_i64(lvt_kvset *s, const char *name, int64_t v, lvt_err *e) {
+    lvt_kv *kv = kv_slot(s, name, e);
+    if (!kv) return LVT_ERROR;
+    kv->type = LVT_KV_I64;
+    kv->i = v;
+    return LVT_OK;
+}
+
+int lvt_kv_set_f64(lvt_kvset *s, const char *name, double v, lvt_err *e) {
+    lvt_kv *kv = kv_slot(s, name, e);
+    if (!kv) return LVT_ERROR;
+    kv->type = LVT_KV_F64;
+    kv->d = v;
+    return LVT_OK;
+}
+
+int lvt_kv_set_str(lvt_kvset *s, const char *name, const char *v, lvt_err *e) {
+    lvt_kv *kv = kv_slot(s, name, e);
+    if (!kv) return LVT_ERROR;
+    kv->type = LVT_KV_STR;
+    size_t n = strlen(v);
+    kv->s = lvt_malloc(n + 1, e);
+    if (!kv->s) return LVT_ERROR;
+    memcpy(kv->s, v, n + 1);
+    return LVT_OK;
+}
+
+int lvt_kv_set_i64_array(lvt_kvset *s, const char *name, const int64_t *v, int64_t n, lvt_err *e) {
+    lvt_kv *kv = kv_slot(s, name, e);
+    if (!kv) return LVT_ERROR;
+    kv->type = LVT_KV_I64_ARRAY;
+    kv->ia = lvt_malloc((size_t)n * sizeof *v, e);
+    if (!kv->ia) return LVT_ERROR;
+    if (n) memcpy(kv->ia, v, (size_t)n * sizeof *v);
+    kv->n = n;
+    return LVT_OK;
+}
+
+int lvt_kv_set_f64_array(lvt_kvset *s, const char *name, const double *v, int64_t n, lvt_err *e) {
+    lvt_kv *kv = kv_slot(s, name, e);
+    if (!kv) return LVT_ERROR;
+    kv->type = LVT_KV_F64_ARRAY;
+    kv->da = lvt_malloc((size_t)n * sizeof *v, e);
+    if (!kv->da) return LVT_ERROR;
+    if (n) memcpy(kv->da, v, (size_t)n * sizeof *v);
+    kv->n = n;
+    return LVT_OK;
+}
+
+const lvt_kv *lvt_kv_get(const lvt_kvset *s, const char *name) {
+    for (int i = 0; i < s->n; i++)
+        if (!strcmp(s->items[i].name, name)) return &s->items[i];
+    return NULL;
+}
+
+int lvt_kv_get_i64(const lvt_kvset *s, const char *name, int64_t *out, lvt_err *e) {
+    const lvt_kv *kv = lvt_kv_get(s, name);
+    if (!kv) return lvt_errf(e, "extra value '%s' is missing", name);
+    if (kv->type != LVT_KV_I64) return lvt_errf(e, "extra value '%s' is not an int64", name);
+    *out = kv->i;
+    return LVT_OK;
+}
+
+int lvt_kv_get_f64(const lvt_kvset *s, const char *name, double *out, lvt_err *e) {
+    const lvt_kv *kv = lvt_kv_get(s, name);
+    if (!kv) return lvt_errf(e, "extra value '%s' is missing", name);
+    if (kv->type != LVT_KV_F64) return lvt_errf(e, "extra value '%s' is not a double", name);
+    *out = kv->d;
+    return LVT_OK;
+}
+
+void lvt_kvset_free(lvt_kvset *s) {
+    for (int i = 0; i < s->n; i++) kv_clear(&s->items[i]);
+    free(s->items);
+    memset(s, 0, sizeof *s);
+}
+
+void lvt_ckpt_info_init(lvt_ckpt_info *info) { memset(info, 0, sizeof *info); }
+
+void lvt_ckpt_info_free(lvt_ckpt_info *info) {
+    free(info->config_json);
+    lvt_kvset_free(&info->extra);
+    memset(info, 0, sizeof *info);
+}
+
+/* ---- atomic commit ----------------------------------------------------------------------------- */
+
+void lvt_ckpt_tmp_path(const char *path, char *out, size_t cap) {
+    const char *slash = strrchr(path, '/');
+    if (slash)
+        snprintf(out, cap, "%.*s/.%s.tmp.%ld", (int)(slash - path), path, slash + 1, (long)getpid());
+    else
+        snprintf(out, cap, ".%s.tmp.%ld", path, (long)getpid());
+}
+
+int lvt_ckpt_commit(const char *tmp, const char *path, lvt_err *e) {
+    int fd = open(tmp, O_RDONLY);
+    if (fd < 0 || fsync(fd) != 0) {
+        int err = errno;
+        if (fd >= 0) close(fd);
+        unlink(tmp);
+        return lvt_errf(e, "%s: cannot sync the temporary file %s: %s", path, tmp, strerror(err));
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        int err = errno;
+        unlink(tmp);
+        return lvt_errf(e, "%s: cannot rename the temporary file into place: %s", path, strerror(err));
+    }
+    /* Make the rename durable: fsync the directory (best effort). */
+    char dir[CKPT_PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    else snprintf(dir, sizeof dir, ".");
+    if (!dir[0]) snprintf(dir, sizeof dir, "/");
+    int dfd = open(dir, O_RDONLY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return LVT_OK;
+}
+
+/* ---- HDF5 helpers -------------------------------------------------------------------------------- */
+
+/* The HDF5 library prints its error stack by default; our messages replace it. */
+typedef struct { H5E_auto2_t fn; void *data; } h5_quiet;
+
+static void h5_quiet_on(h5_quiet *q) {
+    H5Eget_auto2(H5E_DEFAULT, &q->fn, &q->data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+static void h5_quiet_off(const h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->fn, q->data); }
+
+int lvt_file_is_hdf5(const char *path) {
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    unsigned char buf[8];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t got = fread(buf, 1, 8, f);
+    fclose(f);
+    return got == 8 && !memcmp(buf, sig, 8);
+}
+
+static int attr_write(hid_t obj, const char *name, hid_t type, const void *val) {
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t st = a < 0 ? -1 : H5Awrite(a, type, val);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return st < 0 ? LVT_ERROR : LVT_OK;
+}
+
+static int attr_i64(hid_t obj, const char *name, int64_t v) {
+    return attr_write(obj, name, H5T_NATIVE_INT64, &v);
+}
+
+static int attr_f64(hid_t obj, const char *name, double v) {
+    return attr_write(obj, name, H5T_NATIVE_DOUBLE, &v);
+}
+
+static hid_t str_type(size_t len) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, len + 1);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
+    return t;
+}
+
+static int attr_str(hid_t obj, const char *name, const char *v) {
+    hid_t t = str_type(strlen(v));
+    int rc = attr_write(obj, name, t, v);
+    H5Tclose(t);
+    return rc;
+}
+
+/* A scalar string dataset (config JSON, extra strings). */
+static int dset_str(hid_t loc, const char *name, const char *v) {
+    hid_t t = str_type(strlen(v));
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t d = H5Dcreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t st = d < 0 ? -1 : H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(sp);
+    H5Tclose(t);
+    return st < 0 ? LVT_ERROR : LVT_OK;
+}
+
+/* A dataset of rank 0 (scalar, dims == NULL) or rank ndim. */
+static int dset_write(hid_t loc, const char *name, hid_t type, int ndim, const hsize_t *dims,
+                      const void *data) {
+    hid_t sp = ndim == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(ndim, dims, NULL);
+    hid_t d = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t st = d < 0 ? -1 : H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(sp);
+    return st < 0 ? LVT_ERROR : LVT_OK;
+}
+
+/* Write every model tensor of the flat host buffer `flat` into group g under its name. */
+static int write_tensors(hid_t g, const lvt_model *m, const float *flat) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        const lvt_tensor_info *t = &m->tensors[i];
+        hsize_t dims[2] = {(hsize_t)t->shape[0], (hsize_t)t->shape[1]};
+        if (dset_write(g, t->name, H5T_NATIVE_FLOAT, t->ndim, dims, flat + t->offset)) return LVT_ERROR;
+    }
+    return LVT_OK;
+}
+
+static int write_extra(hid_t g, const lvt_kvset *s) {
+    for (int i = 0; i < s->n; i++) {
+        const lvt_kv *kv = &s->items[i];
+        hsize_t n = (hsize_t)kv->n;
+        int rc;
+        switch (kv->type) {
+        case LVT_KV_I64: rc = dset_write(g, kv->name, H5T_NATIVE_INT64, 0, NULL, &kv->i); break;
+        case LVT_KV_F64: rc = dset_write(g, kv->name, H5T_NATIVE_DOUBLE, 0, NULL, &kv->d); break;
+        case LVT_KV_STR: rc = dset_str(g, kv->name, kv->s); break;
+        case LVT_KV_I64_ARRAY: rc = dset_write(g, kv->name, H5T_NATIVE_INT64, 1, &n, kv->ia); break;
+        default: rc = dset_write(g, kv->name, H5T_NATIVE_DOUBLE, 1, &n, kv->da); break;
+        }
+        if (rc) return LVT_ERROR;
+    }
+    return LVT_OK;
+}
+
+static int write_model_attrs(hid_t g, const lvt_model_cfg *c) {
+    int rc = attr_i64(g, "dim", c->dim);
+    rc |= attr_i64(g, "d_model", c->d_model);
+    rc |= attr_i64(g, "n_heads", c->n_heads);
+    rc |= attr_i64(g, "n_layers", c->n_layers);
+    rc |= attr_i64(g, "ffn_mult", c->ffn_mult);
+    rc |= attr_i64(g, "context_len", c->context_len);
+    rc |= attr_f64(g, "dropout", (double)c->dropout);
+    return rc ? LVT_ERROR : LVT_OK;
+}
+
+static int write_optim_attrs(hid_t g, const lvt_optim *o) {
+    const lvt_optim_hparams *hp = &o->hp;
+    int rc = attr_i64(g, "t", o->t);
+    rc |= attr_f64(g, "lr", o->lr);
+    rc |= attr_f64(g, "base_lr", hp->lr);
+    rc |= attr_f64(g, "beta1", hp->beta1);
+    rc |= attr_f64(g, "beta2", hp->beta2);
+    rc |= attr_f64(g, "eps", hp->eps);
+    rc |= attr_f64(g, "weight_decay", hp->weight_decay);
+    rc |= attr_f64(g, "grad_clip", hp->grad_clip);
+    rc |= attr_str(g, "schedule", lvt_sched_name(hp->schedule));
+    rc |= attr_f64(g, "plateau_factor", hp->plateau_factor);
+    rc |= attr_i64(g, "plateau_patience", hp->plateau_patience);
+    rc |= attr_f64(g, "plateau_threshold", hp->plateau_threshold);
+    rc |= attr_i64(g, "plateau_cooldown", hp->plateau_cooldown);
+    rc |= attr_f64(g, "min_lr", hp->min_lr);
+    rc |= attr_i64(g, "cosine_steps", hp->cosine_steps);
+    rc |= attr_f64(g, "best", o->best);
+    rc |= attr_i64(g, "num_bad_epochs", o->num_bad_epochs);
+    rc |= attr_i64(g, "cooldown_counter", o->cooldown_counter);
+    rc |= attr_i64(g, "last_epoch", o->last_epoch);
+    rc |= attr_i64(g, "n_reductions", o->n_reductions);
+    rc |= attr_i64(g, "sched_steps", o->sched_steps);
+    return rc ? LVT_ERROR : LVT_OK;
+}
+
+/* Everything except the commit; returns LVT_ERROR with a message (the caller unlinks tmp). */
+static int save_to(const char *tmp, const char *path, const lvt_model *m, const lvt_optim *o,
+                   const lvt_ckpt_info *info, lvt_err *e) {
+    const lvt_ops *ops = m->be->ops;
+    float *host = lvt_malloc(m->n_params * sizeof(float), e);
+    if (!host) return LVT_ERROR;
+    int rc = LVT_ERROR;
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) {
+        lvt_errf(e, "%s: cannot create the temporary file %s", path, tmp);
+        goto done;
+    }
+    int bad = attr_str(f, "format", CKPT_FORMAT);
+    bad |= attr_i64(f, "version", CKPT_VERSION);
+    bad |= attr_str(f, "arch", CKPT_ARCH);
+    bad |= attr_i64(f, "n_params", (int64_t)m->n_params);
+    bad |= attr_i64(f, "n_tensors", m->n_tensors);
+    bad |= attr_i64(f, "step", info ? info->step : 0);
+    bad |= attr_i64(f, "epoch", info ? info->epoch : 0);
+    bad |= attr_i64(f, "has_optim", o != NULL);
+
+    hid_t g = H5Gcreate2(f, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    bad |= g < 0 || write_model_attrs(g, &m->cfg);
+    if (g >= 0) H5Gclose(g);
+
+    ops->to_host(m->be, host, m->params, m->n_params * sizeof(float));
+    g = H5Gcreate2(f, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    bad |= g < 0 || write_tensors(g, m, host);
+    if (g >= 0) H5Gclose(g);
+
+    if (o && !bad) {
+        g = H5Gcreate2(f, "optim", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        bad |= g < 0 || write_optim_attrs(g, o);
+        if (g >= 0) {
+            hid_t gm = H5Gcreate2(g, "m", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            o->be->ops->to_host(o->be, host, o->m, o->n * sizeof(float));
+            bad |= gm < 0 || write_tensors(gm, m, host);
+            if (gm >= 0) H5Gclose(gm);
+            hid_t gv = H5Gcreate2(g, "v", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            o->be->ops->to_host(o->be, host, o->v, o->n * sizeof(float));
+            bad |= gv < 0 || write_tensors(gv, m, host);
+            if (gv >= 0) H5Gclose(gv);
+            H5Gclose(g);
+        }
+    }
+    if (info && info->config_json && !bad) bad |= dset_str(f, "config", info->config_json);
+    g = H5Gcreate2(f, "extra", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    bad |= g < 0 || (info && write_extra(g, &info->extra));
+    if (g >= 0) H5Gclose(g);
+
+    if (H5Fclose(f) < 0) bad = 1;
+    if (bad) {
+        lvt_errf(e, "%s: writing the checkpoint failed (disk full or not writable?); any existing file is unchanged", path);
+        goto done;
+    }
+    rc = LVT_OK;
+done:
+    free(host);
+    return rc;
+}
+
+int lvt_ckpt_save(const char *path, const lvt_model *m, const lvt_optim *o,
+                  const lvt_ckpt_info *info, lvt_err *e) {
+    if (o && o->n != m->n_params)
+        return lvt_errf(e, "%s: optimiser has %zu parameters, model %zu", path, o->n, m->n_params);
+    char tmp[CKPT_PATH_MAX];
+    lvt_ckpt_tmp_path(path, tmp, sizeof tmp);
+    h5_quiet q;
+    h5_quiet_on(&q);
+    int rc = save_to(tmp, path, m, o, info, e);
+    h5_quiet_off(&q);
+    if (rc) {
+        unlink(tmp);
+        return LVT_ERROR;
+    }
+    return lvt_ckpt_commit(tmp, path, e);
+}
+
+/* ---- reading ------------------------------------------------------------------------------------- */
+
+static int attr_read_i64(hid_t obj, const char *name, int64_t *v) {
+    if (H5Aexists(obj, name) <= 0) return LVT_ERROR;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return LVT_ERROR;
+    hid_t t = H5Aget_type(a);
+    int ok = H5Tget_class(t) == H5T_INTEGER && H5Aread(a, H5T_NATIVE_INT64, v) >= 0;
+    H5Tclose(t);
+    H5Aclose(a);
+    return ok ? LVT_OK : LVT_ERROR;
+}
+
+static int attr_read_f64(hid_t obj, const char *name, double *v) {
+    if (H5Aexists(obj, name) <= 0) return LVT_ERROR;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return LVT_ERROR;
+    hid_t t = H5Aget_type(a);
+    H5T_class_t c = H5Tget_class(t);
+    int ok = (c == H5T_FLOAT || c == H5T_INTEGER) && H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0;
+    H5Tclose(t);
+    H5Aclose(a);
+    return ok ? LVT_OK : LVT_ERROR;
+}
+
+/* Read a string attribute (fixed or variable length) into buf. */
+static int attr_read_str(hid_t obj, const char *name, char *buf, size_t cap) {
+    if (H5Aexists(obj, name) <= 0) return LVT_ERROR;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return LVT_ERROR;
+    hid_t t = H5Aget_type(a);
+    int ok = 0;
+    if (H5Tget_class(t) == H5T_STRING) {
+        if (H5Tis_variable_str(t) > 0) {
+            char *s = NULL;
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, H5T_VARIABLE);
+            if (H5Aread(a, mt, &s) >= 0 && s) {
+                snprintf(buf, cap, "%s", s);
+                H5free_memory(s);
+                ok = 1;
+            }
+            H5Tclose(mt);
+        } else {
+            size_t n = H5Tget_size(t);
+            char *s = calloc(n + 1, 1);
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, n + 1);
+            H5Tset_strpad(mt, H5T_STR_NULLTERM);
+            if (s && H5Aread(a, mt, s) >= 0) {
+                snprintf(buf, cap, "%s", s);
+                ok = 1;
+            }
+            H5Tclose(mt);
+            free(s);
+        }
+    }
+    H5Tclose(t);
+    H5Aclose(a);
+    return ok ? LVT_OK : LVT_ERROR;
+}
+
+/* Read a scalar fixed-length string dataset into a malloc'd string. */
+static char *dset_read_str(hid_t loc, const char *name) {
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (d < 0) return NULL;
+    hid_t t = H5Dget_type(d);
+    char *out = NULL;
+    if (H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) <= 0) {
+        size_t n = H5Tget_size(t);
+        out = calloc(n + 1, 1);
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, n + 1);
+        H5Tset_strpad(mt, H5T_STR_NULLTERM);
+        if (out && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0) {
+            free(out);
+            out = NULL;
+        }
+        H5Tclose(mt);
+    }
+    H5Tclose(t);
+    H5Dclose(d);
+    return out;
+}
+
+typedef struct {
+    lvt_kvset *set;
+    lvt_err *e;
+    const char *path;
+    int failed;
+} extra_ctx;
+
+static herr_t read_extra_item(hid_t g, const char *name, const H5L_info_t *li, void *opdata) {
+    (void)li;
+    extra_ctx *x = opdata;
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    if (d < 0) {
+        lvt_errf(x->e, "%s: /extra/%s is not a dataset", x->path, name);
+        x->failed = 1;
+        return -1;
+    }
+    hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
+    H5T_class_t c = H5Tget_class(t);
+    int rank = H5Sget_simple_extent_ndims(sp);
+    hsize_t n = 0;
+    if (rank == 1) H5Sget_simple_extent_dims(sp, &n, NULL);
+    int rc = LVT_ERROR;
+    if (rank == 0 && c == H5T_INTEGER) {
+        int64_t v;
+        if (H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) >= 0)
+            rc = lvt_kv_set_i64(x->set, name, v, x->e);
+    } else if (rank == 0 && c == H5T_FLOAT) {
+        double v;
+        if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) >= 0)
+            rc = lvt_kv_set_f64(x->set, name, v, x->e);
+    } else if (rank == 0 && c == H5T_STRING) {
+        char *s = dset_read_str(g, name);
+        if (s) rc = lvt_kv_set_str(x->set, name, s, x->e);
+        free(s);
+    } else if (rank == 1 && c == H5T_INTEGER) {
+        int64_t *v = malloc((n ? n : 1) * sizeof *v);
+        if (v && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0)
+            rc = lvt_kv_set_i64_array(x->set, name, v, (int64_t)n, x->e);
+        free(v);
+    } else if (rank == 1 && c == H5T_FLOAT) {
+        double *v = malloc((n ? n : 1) * sizeof *v);
+        if (v && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0)
+            rc = lvt_kv_set_f64_array(x->set, name, v, (int64_t)n, x->e);
+        free(v);
+    }
+    H5Sclose(sp);
+    H5Tclose(t);
+    H5Dclose(d);
+    if (rc) {
+        lvt_errf(x->e, "%s: /extra/%s is unreadable or of an unsupported type", x->path, name);
+        x->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static int read_cfg_int(hid_t g, const char *path, const char *name, int *out, lvt_err *e) {
+    int64_t v;
+    if (attr_read_i64(g, name, &v) || v <= 0 || v > (1 << 24))
+        return lvt_errf(e, "%s: attribute /model.%s is missing or invalid", path, name);
+    *out = (int)v;
+    return LVT_OK;
+}
+
+/* Open and identify; fills info (without extra/config when full == 0). Returns the file id. */
+static hid_t open_ckpt(const char *path, lvt_ckpt_info *info, int full, lvt_err *e) {
+    FILE *probe = fopen(path, "rb");
+    if (!probe) return lvt_errf(e, "%s: cannot open: %s", path, strerror(errno)), -1;
+    fclose(probe);
+    if (!lvt_file_is_hdf5(path))
+        return lvt_errf(e, "%s: not an HDF5 file (no HDF5 signature); expected an lvt checkpoint", path), -1;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return lvt_errf(e, "%s: cannot read the HDF5 file (truncated or corrupted)", path), -1;
+    char fmt[64] = "";
+    int64_t version = 0;
+    if (attr_read_str(f, "format", fmt, sizeof fmt) || strcmp(fmt, CKPT_FORMAT)) {
+        if (!strcmp(fmt, "lvt-articles"))
+            lvt_errf(e, "%s: this is an article store (format \"lvt-articles\"), not a checkpoint", path);
+        else
+            lvt_errf(e, "%s: not an lvt checkpoint (root attribute format=\"%s\", expected \"%s\")", path, fmt, CKPT_FORMAT);
+        goto fail;
+    }
+    if (attr_read_i64(f, "version", &version) || version != CKPT_VERSION) {
+        lvt_errf(e, "%s: unsupported checkpoint version %lld (this lvt reads version %d)", path, (long long)version, CKPT_VERSION);
+        goto fail;
+    }
+    if (attr_read_str(f, "arch", info->arch, sizeof info->arch)) {
+        lvt_errf(e, "%s: root attribute 'arch' is missing", path);
+        goto fail;
+    }
+    if (strcmp(info->arch, CKPT_ARCH)) {
+        lvt_errf(e, "%s: checkpoint of architecture '%s'; this lvt supports '%s'", path, info->arch, CKPT_ARCH);
+        goto fail;
+    }
+    if (attr_read_i64(f, "step", &info->step) || attr_read_i64(f, "epoch", &info->epoch)) {
+        lvt_errf(e, "%s: root attributes step/epoch are missing", path);
+        goto fail;
+    }
+    int64_t has_optim = 0;
+    attr_read_i64(f, "has_optim", &has_optim);
+    info->has_optim = has_optim != 0;
+    hid_t g = H5Gopen2(f, "model", H5P_DEFAULT);
+    if (g < 0) {
+        lvt_errf(e, "%s: group /model is missing", path);
+        goto fail;
+    }
+    lvt_model_cfg *c = &info->model;
+    double dropout = 0;
+    int bad = read_cfg_int(g, path, "dim", &c->dim, e) || read_cfg_int(g, path, "d_model", &c->d_model, e) ||
+              read_cfg_int(g, path, "n_heads", &c->n_heads, e) || read_cfg_int(g, path, "n_layers", &c->n_layers, e) ||
+              read_cfg_int(g, path, "ffn_mult", &c->ffn_mult, e) ||
+              read_cfg_int(g, path, "context_len", &c->context_len, e);
+    if (!bad && attr_read_f64(g, "dropout", &dropout)) bad = lvt_errf(e, "%s: attribute /model.dropout is missing", path);
+    c->dropout = (float)dropout;
+    H5Gclose(g);
+    if (bad) goto fail;
+    if (full) {
+        if (H5Lexists(f, "config", H5P_DEFAULT) > 0) {
+            info->config_json = dset_read_str(f, "config");
+            if (!info->config_json) {
+                lvt_errf(e, "%s: dataset /config is unreadable", path);
+                goto fail;
+            }
+        }
+        if (H5Lexists(f, "extra", H5P_DEFAULT) > 0) {
+            hid_t gx = H5Gopen2(f, "extra", H5P_DEFAULT);
+            extra_ctx x = {&info->extra, e, path, 0};
+            hsize_t idx = 0;
+            herr_t st = gx < 0 ? -1 : H5Literate(gx, H5_INDEX_NAME, H5_ITER_INC, &idx, read_extra_item, &x);
+            if (gx >= 0) H5Gclose(gx);
+            if (st < 0) {
+                if (!x.failed) lvt_errf(e, "%s: group /extra is unreadable", path);
+                goto fail;
+            }
+        }
+    }
+    return f;
+fail:
+    H5Fclose(f);
+    return -1;
+}
+
+int lvt_ckpt_read_info(const char *path, lvt_ckpt_info *info, lvt_err *e) {
+    lvt_ckpt_info_init(info);
+    h5_quiet q;
+    h5_quiet_on(&q);
+    hid_t f = open_ckpt(path, info, 1, e);
+    if (f >= 0) H5Fclose(f);
+    h5_quiet_off(&q);
+    if (f < 0) {
+        lvt_ckpt_info_free(info);
+        return LVT_ERROR;
+    }
+    return LVT_OK;
+}
+
+static const char *shape_str(char *buf, size_t cap, int ndim, const hsize_t *d) {
+    if (ndim == 0) snprintf(buf, cap, "[] (scalar)");
+    else if (ndim == 1) snprintf(buf, cap, "[%llu]", (unsigned long long)d[0]);
+    else if (ndim == 2) snprintf(buf, cap, "[%llu, %llu]", (unsigned long long)d[0], (unsigned long long)d[1]);
+    else snprintf(buf, cap, "rank %d", ndim);
+    return buf;
+}
+
+typedef struct {
+    const lvt_model *m;
+    const char *extra_name; /* first name not in the model */
+    char buf[128];
+} names_ctx;
+
+static herr_t find_unknown(hid_t g, const char *name, const H5L_info_t *li, void *opdata) {
+    (void)g;
+    (void)li;
+    names_ctx *x = opdata;
+    if (!lvt_model_find(x->m, name)) {
+        snprintf(x->buf, sizeof x->buf, "%s", name);
+        x->extra_name = x->buf;
+        return 1;
+    }
+    return 0;
+}
+
+/* Read every model tensor from group `gname` of f into the host buffer flat. */
+static int read_tensors(hid_t f, const char *gname, const char *path, const lvt_model *m,
+                        float *flat, lvt_err *e) {
+    hid_t g = H5Gopen2(f, gname, H5P_DEFAULT);
+    if (g < 0) return lvt_errf(e, "%s: group /%s is missing", path, gname);
+    int rc = LVT_OK;
+    for (int i = 0; i < m->n_tensors && rc == LVT_OK; i++) {
+        const lvt_tensor_info *t = &m->tensors[i];
+        if (H5Lexists(g, t->name, H5P_DEFAULT) <= 0) {
+            rc = lvt_errf(e, "%s: tensor /%s/%s is missing", path, gname, t->name);
+            break;
+        }
+        hid_t d = H5Dopen2(g, t->name, H5P_DEFAULT);
+        if (d < 0) {
+            rc = lvt_errf(e, "%s: /%s/%s is not a dataset", path, gname, t->name);
+            break;
+        }
+        hid_t ty = H5Dget_type(d), sp = H5Dget_space(d);
+        int nd = H5Sget_simple_extent_ndims(sp);
+        hsize_t dims[8] = {0};
+        if (nd > 0 && nd <= 8) H5Sget_simple_extent_dims(sp, dims, NULL);
+        hsize_t want[2] = {(hsize_t)t->shape[0], (hsize_t)t->shape[1]};
+        int shape_ok = nd == t->ndim && dims[0] == want[0] && (t->ndim < 2 || dims[1] == want[1]);
+        char got_s[64], want_s[64];
+        if (H5Tget_class(ty) != H5T_FLOAT || H5Tget_size(ty) != 4)
+            rc = lvt_errf(e, "%s: tensor /%s/%s is not float32", path, gname, t->name);
+        else if (!shape_ok)
+            rc = lvt_errf(e, "%s: tensor /%s/%s has shape %s, expected %s", path, gname, t->name,
+                          shape_str(got_s, sizeof got_s, nd, dims), shape_str(want_s, sizeof want_s, t->ndim, want));
+        else if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, flat + t->offset) < 0)
+            rc = lvt_errf(e, "%s: cannot read tensor /%s/%s (truncated or corrupted file)", path, gname, t->name);
+        H5Sclose(sp);
+        H5Tclose(ty);
+        H5Dclose(d);
+    }
+    if (rc == LVT_OK) {
+        names_ctx x = {m, NULL, ""};
+        hsize_t idx = 0;
+        H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, find_unknown, &x);
+        if (x.extra_name)
+            rc = lvt_errf(e, "%s: unexpected tensor /%s/%s (not part of this model)", path, gname, x.extra_name);
+    }
+    H5Gclose(g);
+    return rc;
+}
+
+static int cfg_matches(const char *path, const lvt_model_cfg *f, const lvt_model_cfg *m, lvt_err *e) {
+#define CMP(field)                                                                                   \
+    if (f->field != m->field)                                                                        \
+        return lvt_errf(e, "%s: model." #field " is %d in the checkpoint but %d is expected", path,  \
+                        f->field, m->field);
+    CMP(dim) CMP(d_model) CMP(n_heads) CMP(n_layers) CMP(ffn_mult) CMP(context_len)
+#undef CMP
+    return LVT_OK;
+}
+
+static int read_optim_state(hid_t f, const char *path, lvt_optim *o, lvt_err *e) {
+    hid_t g = H5Gopen2(f, "optim", H5P_DEFAULT);
+    if (g < 0) return lvt_errf(e, "%s: group /optim is missing (a weights-only checkpoint cannot resume training)", path);
+    int64_t t, bad_epochs, cooldown, last_epoch, nred, sched_steps;
+    double lr, best;
+    int bad = attr_read_i64(g, "t", &t) || attr_read_f64(g, "lr", &lr) || attr_read_f64(g, "best", &best) ||
+              attr_read_i64(g, "num_bad_epochs", &bad_epochs) || attr_read_i64(g, "cooldown_counter", &cooldown) ||
+              attr_read_i64(g, "last_epoch", &last_epoch) || attr_read_i64(g, "n_reductions", &nred) ||
+              attr_read_i64(g, "sched_steps", &sched_steps);
+    H5Gclose(g);
+    if (bad) return lvt_errf(e, "%s: optimiser state attributes in /optim are missing or invalid", path);
+    o->t = (long)t;
+    o->lr = lr;
+    o->best = best;
+    o->num_bad_epochs = (long)bad_epochs;
+    o->cooldown_counter = (long)cooldown;
+    o->last_epoch = (long)last_epoch;
+    o->n_reductions = (long)nred;
+    o->sched_steps = (long)sched_steps;
+    return LVT_OK;
+}
+
+int lvt_ckpt_load(const char *path, lvt_model *m, lvt_optim *o, lvt_ckpt_info *info, lvt_err *e) {
+    lvt_ckpt_info local;
+    lvt_ckpt_info_init(&local);
+    if (o && o->n != m->n_params)
+        return lvt_errf(e, "%s: optimiser has %zu parameters, model %zu", path, o->n, m->n_params);
+    float *host = lvt_malloc(m->n_params * sizeof(float), e);
+    if (!host) return LVT_ERROR;
+    h5_quiet q;
+    h5_quiet_on(&q);
+    int rc = LVT_ERROR;
+    hid_t f = open_ckpt(path, &local, info != NULL, e);
+    if (f < 0) goto done;
+    if (cfg_matches(path, &local.model, &m->cfg, e)) goto done;
+    if (read_tensors(f, "params", path, m, host, e)) goto done;
+    m->be->ops->to_device(m->be, m->params, host, m->n_params * sizeof(float));
+    if (o) {
+        if (read_optim_state(f, path, o, e)) goto done;
+        /* Read both moments before touching o's buffers: a failure leaves o unchanged. */
+        float *host_v = lvt_malloc(m->n_params * sizeof(float), e);
+        if (!host_v) goto done;
+        if (read_tensors(f, "optim/m", path, m, host, e) || read_tensors(f, "optim/v", path, m, host_v, e)) {
+            free(host_v);
+            goto done;
+        }
+        o->be->ops->to_device(o->be, o->m, host, o->n * sizeof(float));
+        o->be->ops->to_device(o->be, o->v, host_v, o->n * sizeof(float));
+        free(host_v);
+    }
+    rc = LVT_OK;
+done:
+    if (f >= 0) H5Fclose(f);
+    h5_quiet_off(&q);
+    free(host);
+    if (rc == LVT_OK && info) {
+        *info = local;
+    } else {
+        lvt_ckpt_info_free(&local);
+    }
+    return rc;
+}
+
+int lvt_ckpt_load_any(const char *path, lvt_backend *be, int context_len_default, lvt_model *m,
+                      lvt_err *e) {
+    memset(m, 0, sizeof *m);
+    FILE *probe = fopen(path, "rb");
+    if (!probe) return lvt_errf(e, "%s: cannot open: %s", path, strerror(errno));
+    fclose(probe);
+    lvt_model_cfg cfg;
+    if (lvt_file_is_hdf5(path)) {
+        lvt_ckpt_info info;
+        if (lvt_ckpt_read_info(path, &info, e)) return LVT_ERROR;
+        cfg = info.model;
+        lvt_ckpt_info_free(&info);
+        if (lvt_model_create(m, &cfg, be, e)) return lvt_err_prefix(e, "%s", path);
+        if (lvt_ckpt_load(path, m, NULL, NULL, e)) {
+            lvt_model_destroy(m);
+            memset(m, 0, sizeof *m);
+            return LVT_ERROR;
+        }
+        return LVT_OK;
+    }
+    if (lvt_safetensors_read_cfg(path, context_len_default, &cfg, NULL, e)) return LVT_ERROR;
+    if (lvt_model_create(m, &cfg, be, e)) return lvt_err_prefix(e, "%s", path);
+    if (lvt_safetensors_load(path, m, e)) {
+        lvt_model_destroy(m);
+        memset(m, 0, sizeof *m);
+        return LVT_ERROR;
+    }
+    return LVT_OK;
+}
+
+void lvt_ckpt_model_cfg(const lvt_config *c, lvt_model_cfg *mc) {
+    memset(mc, 0, sizeof *mc);
+    mc->dim = c->model.dim;
+    mc->d_model = c->model.d_model;
+    mc->n_heads = c->model.n_heads;
+    mc->n_layers = c->model.n_layers;
+    mc->ffn_mult = c->model.ffn_mult;
+    mc->context_len = c->data.context_len;
+    mc->dropout = (float)c->model.dropout;
+}

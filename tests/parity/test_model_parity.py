@@ -1,0 +1,158 @@
+"""test_model_parity.py — lvt's transformer against the PyTorch reference (tests/parity/reference.py).
+
+For each case the C driver (model_parity_driver) initialises a model, runs forward + backward of
+loss = mean((raw - y)^2) + 0.5 * mean((pred - y)^2) and writes params/inputs/outputs/gradients.
+Here the parameters are loaded with load_state_dict(strict=True) into LVMTransformer (float64),
+and lvt's outputs, parameter gradients and context gradient are compared:
+  outputs (raw, pred): max abs diff <= 1e-5
+  gradients: per tensor max|g_lvt - g_ref| / max|g_ref| <= 1e-4 where max|g_ref| is at least
+             1e-3 of the largest tensor's; smaller tensors: max abs diff <= 1e-4 * that largest
+Eval cases use the nn.Module; train cases (dropout on) use reference.functional_forward with
+the masks rebuilt from lvt's Philox key by an independent numpy Philox (the functional form is
+itself checked against the nn.Module in the eval cases).
+Usage: test_model_parity.py DRIVER TMPDIR   (exit 0 pass, 1 fail, 77 skip)
+"""
+import json
+import os
+import subprocess
+import sys
+from collections import OrderedDict
+
+try:
+    import numpy as np
+    import torch
+except ImportError as exc:  # pragma: no cover
+    print("skip: %s" % exc)
+    sys.exit(77)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import reference  # noqa: E402
+
+OUT_TOL = 1e-5
+GRAD_RTOL = 1e-4
+
+CASES = [
+    # name, driver args
+    ("small-eval", ["--dim", "24", "--d-model", "16", "--heads", "4", "--layers", "2",
+                    "--batch", "5", "--seed", "3", "--dropout", "0.2", "--train", "0",
+                    "--perturb", "0.3"]),
+    ("small-train", ["--dim", "24", "--d-model", "16", "--heads", "4", "--layers", "2",
+                     "--batch", "5", "--seed", "4", "--dropout", "0.2", "--train", "1",
+                     "--perturb", "0.3"]),
+    ("ref-eval", ["--dim", "768", "--d-model", "512", "--heads", "8", "--layers", "4",
+                  "--batch", "6", "--seed", "42", "--dropout", "0.1", "--train", "0"]),
+    ("ref-train", ["--dim", "768", "--d-model", "512", "--heads", "8", "--layers", "4",
+                   "--batch", "4", "--seed", "43", "--dropout", "0.1", "--train", "1"]),
+]
+
+
+def load(dirname, name, shape):
+    a = np.fromfile(os.path.join(dirname, name), dtype="<f4")
+    return torch.tensor(a.astype(np.float64)).reshape(shape)
+
+
+def run_case(name, driver, args, tmp):
+    out = os.path.join(tmp, name)
+    os.makedirs(out, exist_ok=True)
+    subprocess.run([driver, "--out", out] + args, check=True)
+    with open(os.path.join(out, "meta.json")) as f:
+        meta = json.load(f)
+    B, L, D = meta["batch"], meta["context_len"], meta["dim"]
+    flat = np.fromfile(os.path.join(out, "params.f32"), dtype="<f4").astype(np.float64)
+    gflat = np.fromfile(os.path.join(out, "grads.f32"), dtype="<f4").astype(np.float64)
+    sd, g_lvt = OrderedDict(), OrderedDict()
+    for t in meta["tensors"]:
+        n = int(np.prod(t["shape"]))
+        sd[t["name"]] = torch.tensor(flat[t["offset"]:t["offset"] + n]).reshape(t["shape"])
+        g_lvt[t["name"]] = torch.tensor(gflat[t["offset"]:t["offset"] + n]).reshape(t["shape"])
+    ctx = load(out, "ctx.f32", (B, L, D)).requires_grad_(True)
+    y = load(out, "y.f32", (B, D))
+    raw_lvt, pred_lvt = load(out, "raw.f32", (B, D)), load(out, "pred.f32", (B, D))
+    dctx_lvt = load(out, "dctx.f32", (B, L, D))
+
+    model = reference.LVMTransformer(D, meta["d_model"], meta["n_heads"], meta["n_layers"],
+                                     meta["ffn"], meta["dropout"]).double()
+    failures = []
+    ref_names = list(model.state_dict().keys())
+    if ref_names != list(sd.keys()):
+        failures.append("state_dict names/order differ: %s" %
+                        [(a, b) for a, b in zip(ref_names, sd.keys()) if a != b][:3])
+    model.load_state_dict(sd, strict=True)  # raises on any missing/unexpected/shape mismatch
+    model.eval()
+
+    if meta["train"]:
+        masks = reference.lvt_masks(meta)
+        kept = np.mean([m.mean().item() for m in masks.values()])
+        if not abs(kept - (1 - meta["dropout"])) < 0.05:
+            failures.append("rebuilt masks keep %.3f, expected about %.3f" % (kept, 1 - meta["dropout"]))
+        params = OrderedDict((k, v.clone().requires_grad_(True)) for k, v in sd.items())
+        raw, pred = reference.functional_forward(params, ctx, meta["n_heads"], meta["n_layers"],
+                                                 masks, meta["dropout"])
+        grad_of = lambda k: params[k].grad  # noqa: E731
+        with torch.no_grad():  # the same masks switched off must give another output
+            raw_eval, _ = reference.functional_forward(sd, ctx, meta["n_heads"], meta["n_layers"])
+        if (raw_eval - raw).abs().max().item() < 1e-3:
+            failures.append("dropout had no effect in the train case")
+    else:
+        raw, pred = model(ctx)
+        with torch.no_grad():
+            raw_f, pred_f = reference.functional_forward(sd, ctx, meta["n_heads"], meta["n_layers"])
+        dev = (raw_f - raw).abs().max().item()
+        if dev > 1e-9:
+            failures.append("functional reference deviates from nn.Module by %.3g" % dev)
+        grad_of = lambda k: dict(model.named_parameters())[k].grad  # noqa: E731
+
+    loss = ((raw - y) ** 2).mean() + 0.5 * ((pred - y) ** 2).mean()
+    loss.backward()
+
+    d_raw = (raw.detach() - raw_lvt).abs().max().item()
+    d_pred = (pred.detach() - pred_lvt).abs().max().item()
+    d_loss = abs(loss.item() - meta["loss"])
+    if not d_raw <= OUT_TOL:
+        failures.append("raw max abs diff %.3g > %.0e" % (d_raw, OUT_TOL))
+    if not d_pred <= OUT_TOL:
+        failures.append("pred max abs diff %.3g > %.0e" % (d_pred, OUT_TOL))
+
+    gmax = max(grad_of(k).abs().max().item() for k in sd)
+    worst_rel, worst_name, n_sig = 0.0, "", 0
+    for k in sd:
+        g_ref = grad_of(k)
+        diff = (g_lvt[k] - g_ref).abs().max().item()
+        scale = g_ref.abs().max().item()
+        if scale >= 1e-3 * gmax:
+            n_sig += 1
+            rel = diff / scale
+            if rel > worst_rel:
+                worst_rel, worst_name = rel, k
+            if not rel <= GRAD_RTOL:
+                failures.append("%s: gradient rel diff %.3g > %.0e" % (k, rel, GRAD_RTOL))
+        elif not diff <= GRAD_RTOL * gmax:
+            failures.append("%s: small gradient abs diff %.3g" % (k, diff))
+    dctx_ref = ctx.grad
+    rel_ctx = (dctx_lvt - dctx_ref).abs().max().item() / dctx_ref.abs().max().item()
+    if not rel_ctx <= GRAD_RTOL:
+        failures.append("dctx rel diff %.3g > %.0e" % (rel_ctx, GRAD_RTOL))
+    print("%-11s B=%d D=%d d=%d layers=%d: |raw| %.2e |pred| %.2e |loss| %.2e; grads: worst rel "
+          "%.2e (%s) over %d tensors; dctx rel %.2e" %
+          (name, B, D, meta["d_model"], meta["n_layers"], d_raw, d_pred, d_loss, worst_rel,
+           worst_name, n_sig, rel_ctx))
+    return failures
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__)
+        return 1
+    driver, tmp = sys.argv[1], sys.argv[2]
+    torch.set_num_threads(2)
+    bad = 0
+    for name, args in CASES:
+        for f in run_case(name, driver, args, tmp):
+            print("FAIL %s: %s" % (name, f))
+            bad += 1
+    print("test_model_parity: %s" % ("FAILED" if bad else "all cases passed"))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
