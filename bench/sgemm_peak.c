@@ -6,20 +6,42 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lvt/ops.h"
 
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The machine is shared: print the load average so contended numbers are recognisable. */
+static void print_load(const char *when) {
+    char buf[128] = "?";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (!fgets(buf, sizeof buf, f)) buf[0] = 0;
+        fclose(f);
+    }
+    buf[strcspn(buf, "\n")] = 0;
+    printf("load average %s: %s\n", when, buf);
+}
+
+/* GFLOP/s of op(A) op(B) over at least min_s seconds and 3 calls; *per_cpu (if given) gets the
+ * GFLOP per process CPU-second (all threads), an estimate less sensitive to other load. */
 static double time_gemm(lvt_backend *be, int ta, int tb, int M, int N, int K, const float *A,
-                        const float *B, float *C, double min_s) {
+                        const float *B, float *C, double min_s, double *per_cpu) {
     int lda = ta ? M : K, ldb = tb ? K : N;
     be->ops->gemm(be, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N); /* warm-up */
     int reps = 0;
-    double t0 = lvt_now(), t;
+    double t0 = lvt_now(), c0 = cpu_seconds(), t;
     do {
         be->ops->gemm(be, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N);
         reps++;
         t = lvt_now() - t0;
     } while (t < min_s || reps < 3);
+    if (per_cpu) *per_cpu = 2.0 * M * N * K * reps / (cpu_seconds() - c0) * 1e-9;
     return 2.0 * M * N * K * reps / t * 1e-9;
 }
 
@@ -55,6 +77,7 @@ int main(int argc, char **argv) {
     const char *omp = getenv("OMP_NUM_THREADS"), *ob = getenv("OPENBLAS_NUM_THREADS");
     printf("sgemm peak (OpenBLAS via lvt cpu backend), OMP_NUM_THREADS=%s OPENBLAS_NUM_THREADS=%s\n",
            omp ? omp : "unset", ob ? ob : "unset");
+    print_load("at start");
     printf("%6s %6s %6s   %9s %9s %9s   (GFLOP/s; NT = x W^T, NN = dy W, TN = dy^T x)\n", "M", "N",
            "K", "NT", "NN", "TN");
     const int Ms[2] = {320, 5120};
@@ -65,14 +88,17 @@ int main(int argc, char **argv) {
                 int M = Ms[mi], N = dims[ni], K = dims[ki];
                 if (quick && (ni != ki && !(N == 2048 && K == 512) && !(N == 512 && K == 2048)))
                     continue;
-                double nt = time_gemm(be, 0, 1, M, N, K, A, B, C, min_s);
-                double nn = time_gemm(be, 0, 0, M, N, K, A, B, C, min_s);
-                double tn = time_gemm(be, 1, 0, M, N, K, A, B, C, min_s);
+                double nt = time_gemm(be, 0, 1, M, N, K, A, B, C, min_s, NULL);
+                double nn = time_gemm(be, 0, 0, M, N, K, A, B, C, min_s, NULL);
+                double tn = time_gemm(be, 1, 0, M, N, K, A, B, C, min_s, NULL);
                 printf("%6d %6d %6d   %9.1f %9.1f %9.1f\n", M, N, K, nt, nn, tn);
                 fflush(stdout);
             }
-    double sq = time_gemm(be, 0, 0, 2048, 2048, 2048, A, B, C, min_s * 3);
-    printf("%6d %6d %6d   %9s %9.1f %9s   square\n", 2048, 2048, 2048, "", sq, "");
+    double sq_cpu = 0.0;
+    double sq = time_gemm(be, 0, 0, 2048, 2048, 2048, A, B, C, min_s * 3, &sq_cpu);
+    printf("%6d %6d %6d   %9s %9.1f %9s   square (%.1f GFLOP per CPU-second)\n", 2048, 2048,
+           2048, "", sq, "", sq_cpu);
+    print_load("at end");
     be->ops->free(be, A);
     be->ops->free(be, B);
     be->ops->free(be, C);

@@ -466,6 +466,15 @@ static int syntax_error(const char *text, const char *err, const char *name, lvt
     return lvt_errf(e, "%s:%d:%d: syntax error near '%s'", name, line, col, near);
 }
 
+/* Messages are one line: control characters the input smuggled in (a raw newline inside a key,
+ * which cJSON accepts) become '?'. Returns LVT_ERROR. */
+static int one_line(lvt_err *e) {
+    if (e)
+        for (char *q = e->msg; *q; q++)
+            if ((unsigned char)*q < 0x20 || *q == 0x7f) *q = '?';
+    return LVT_ERROR;
+}
+
 static int parse_text(lvt_config *c, const char *text, const char *name, const char *base_dir, int validate,
                       lvt_err *e) {
     const char *p = text;
@@ -490,7 +499,7 @@ static int parse_text(lvt_config *c, const char *text, const char *name, const c
     }
     free(tmp);
     cJSON_Delete(root);
-    return rc;
+    return rc ? one_line(e) : LVT_OK;
 }
 
 int lvt_config_parse(lvt_config *c, const char *json_text, const char *name, const char *base_dir, lvt_err *e) {
@@ -551,7 +560,7 @@ int lvt_config_set(lvt_config *c, const char *assignment, lvt_err *e) {
     }
     free(tmp);
     cJSON_Delete(root);
-    return rc;
+    return rc ? one_line(e) : LVT_OK;
 }
 
 /* Make every still-relative path absolute against `dir` (defaults are relative to the working dir). */
@@ -603,7 +612,7 @@ static int read_text(const char *path, char **out, lvt_err *e) {
 
 static int load_file(lvt_config *c, const char *path, int validate, lvt_err *e) {
     char *text = NULL;
-    if (read_text(path, &text, e)) return LVT_ERROR;
+    if (read_text(path, &text, e)) return one_line(e);
 
     /* the directory of the file, absolute, for its relative paths */
     char dir[LVT_PATH_MAX], cwd[LVT_PATH_MAX];
@@ -631,7 +640,7 @@ static int load_file(lvt_config *c, const char *path, int validate, lvt_err *e) 
     snprintf(tmp->output.run_dir, sizeof tmp->output.run_dir, "runs/%.*s", (int)sl, stem);
 
     int rc = parse_text(tmp, text, path, absdir ? absdir : dir, validate, e);
-    if (rc == LVT_OK) rc = absolutize((char *)tmp, &CFG_ROOT, "", cwd, e);
+    if (rc == LVT_OK && absolutize((char *)tmp, &CFG_ROOT, "", cwd, e)) rc = one_line(e);
     if (rc == LVT_OK) *c = *tmp;
     free(tmp);
     free(text);
@@ -647,6 +656,9 @@ int lvt_config_load_sets(lvt_config *c, const char *path, const char *const *set
     if (load_file(c, path, n_sets == 0, e)) return LVT_ERROR;
     for (int i = 0; i < n_sets; i++)
         if (lvt_config_set(c, sets[i], e)) return LVT_ERROR;
-    if (lvt_config_validate(c, e)) return lvt_err_prefix(e, "%s%s", path, n_sets ? " (with --set)" : "");
+    if (lvt_config_validate(c, e)) {
+        lvt_err_prefix(e, "%s%s", path, n_sets ? " (with --set)" : "");
+        return one_line(e);
+    }
     return LVT_OK;
 }

@@ -8,6 +8,7 @@
  *      row block by row block straight into its place — one copy of the vectors in memory;
  *   3. write each store to a temporary name, then rename all of them into place.
  * docs/convert.md describes the layouts and rules for users. */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -679,12 +680,14 @@ int lvt_convert(const lvt_convert_opts *o, lvt_err *e) {
 
     /* the format by content: .npy magic or a zip */
     FILE *f = fopen(o->in, "rb");
-    if (!f) return lvt_errf(e, "cannot open '%s'", o->in);
+    if (!f) return lvt_errf(e, "cannot open '%s': %s", o->in, strerror(errno));
     unsigned char magic[6] = {0};
     size_t got = fread(magic, 1, 6, f);
     fclose(f);
     int rc;
-    if (got == 6 && !memcmp(magic, "\x93NUMPY", 6)) {
+    int is_npy = got == 6 && !memcmp(magic, "\x93NUMPY", 6);
+    if (!is_npy && o->article_len > 0) note(&c, "--article-len applies to raw .npy input only; ignored");
+    if (is_npy) {
         rc = convert_raw(&c, o->in, e);
     } else {
         lvt_npz z;

@@ -86,16 +86,17 @@ static const char *op_str(lvt_gate_op op) { return op == LVT_GATE_GE ? ">=" : "<
 void lvt_eval_print(FILE *f, const lvt_eval_report *r) {
     fprintf(f, "5CAT  predictor: %s   seed %llu   horizon %d   context %d\n", r->predictor,
             (unsigned long long)r->opts.seed, r->opts.horizon, r->opts.context_len);
+    if (r->model_path[0]) fprintf(f, "  model %s\n", r->model_path);
     fprintf(f, "  VAL %s: %lld windows, %lld drawn (%.2f s)\n", r->val_path,
             (long long)r->val.n_windows, (long long)r->val.n_selected, r->val.seconds);
     fprintf(f, "  OOD %s: %lld windows, %lld drawn (%.2f s)\n\n", r->ood_path,
             (long long)r->ood.n_windows, (long long)r->ood.n_selected, r->ood.seconds);
-    fprintf(f, "   gate                      VAL    need        OOD    need      result\n");
-    fprintf(f, "   ------------------------  -------------------  -------------------  ----------\n");
+    fprintf(f, "   %-24s  %8s  %-8s   %8s  %-8s   %s\n", "gate", "VAL", "  need", "OOD", "  need",
+            "result");
     for (int g = 0; g < LVT_EVAL_N_GATES; g++) {
         const lvt_eval_gate *o = &r->gates[g];
         if (o->test == 'E') {
-            fprintf(f, "%c  %-24s  %8.4f              %8.4f  |%.4f| %s %.2f  %s\n", o->test, o->label,
+            fprintf(f, "%c  %-24s  %8.4f             %8.4f  |VAL-OOD| %.4f %s %.2f   %s\n", o->test, o->label,
                     o->v_val, o->v_ood, fabs(o->v_val - o->v_ood), op_str(o->op), o->thr_val,
                     o->pass ? "PASS" : "FAIL");
             continue;
@@ -103,7 +104,7 @@ void lvt_eval_print(FILE *f, const lvt_eval_report *r) {
         const char *res = o->pass ? "PASS" : (!o->pass_val && !o->pass_ood) ? "FAIL"
                                              : !o->pass_val                 ? "FAIL (VAL)"
                                                                             : "FAIL (OOD)";
-        fprintf(f, "%c  %-24s  %8.4f  %s %5.2f     %8.4f  %s %5.2f     %s\n", o->test, o->label, o->v_val,
+        fprintf(f, "%c  %-24s  %8.4f  %s %5.2f   %8.4f  %s %5.2f   %s\n", o->test, o->label, o->v_val,
                 op_str(o->op), o->thr_val, o->v_ood, op_str(o->op), o->thr_ood, res);
     }
     fprintf(f, "\n");
@@ -181,6 +182,7 @@ int lvt_eval_write_json(const char *path, const lvt_eval_report *r, lvt_err *e) 
     cJSON_AddStringToObject(root, "format", "lvt-5cat");
     cJSON_AddNumberToObject(root, "version", 1);
     cJSON_AddStringToObject(root, "predictor", r->predictor);
+    if (r->model_path[0]) cJSON_AddStringToObject(root, "model", r->model_path);
     cJSON *opt = cJSON_AddObjectToObject(root, "options");
     cJSON_AddNumberToObject(opt, "max_samples", (double)r->opts.max_samples);
     cJSON_AddNumberToObject(opt, "horizon", r->opts.horizon);

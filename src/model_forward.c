@@ -265,6 +265,20 @@ const float *lvt_model_pred(const lvt_model *m, int slot) {
     return m->acts->slots[slot].pred;
 }
 
+const float *lvt_model_saved(const lvt_model *m, int slot, int layer, const char *name) {
+    if (!m->acts || slot < 0 || slot >= m->acts->n_slots) return NULL;
+    const slot_acts *s = &m->acts->slots[slot];
+    if (!strcmp(name, "x0")) return s->x0;
+    if (layer < 0 || layer >= m->cfg.n_layers) return NULL;
+    const layer_acts *la = &s->layers[layer];
+    if (!strcmp(name, "qkv")) return la->qkv;
+    if (!strcmp(name, "x1")) return la->x1;
+    if (!strcmp(name, "x2")) return la->x2;
+    if (!strcmp(name, "x3")) return la->x3;
+    if (!strcmp(name, "ffn")) return la->a;
+    return NULL;
+}
+
 /* ---- forward ---------------------------------------------------------------------------------------- */
 
 /* y[N, out] = x[N, in] @ W^T + b  (PyTorch Linear; W is [out, in]) */

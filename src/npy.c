@@ -2,6 +2,7 @@
  * header dict with 'descr', 'fortran_order', 'shape'), float16 -> float32, and a sequential
  * reader that converts elements to float32 or int64. The byte source is a FILE * or a libzip
  * member (npz.c opens those). Assumes a little-endian host (x86-64, aarch64). */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -251,7 +252,7 @@ int lvt_npy_open(const char *path, lvt_npy_stream *s, lvt_err *e) {
     const char *base = strrchr(path, '/');
     snprintf(s->label, sizeof s->label, "%s", base ? base + 1 : path);
     s->f = fopen(path, "rb");
-    if (!s->f) return lvt_errf(e, "cannot open '%s'", path);
+    if (!s->f) return lvt_errf(e, "cannot open '%s': %s", path, strerror(errno));
     if (lvt_npy_stream_header(s, e)) goto fail;
     struct stat st;
     if (fstat(fileno(s->f), &st) == 0) {
@@ -266,6 +267,20 @@ int lvt_npy_open(const char *path, lvt_npy_stream *s, lvt_err *e) {
 fail:
     lvt_npy_close(s);
     return LVT_ERROR;
+}
+
+/* After the last element of a zip member: read on to the member's end so that libzip verifies
+ * its CRC-32 (a damaged stored member would otherwise pass unnoticed). */
+static int finish(lvt_npy_stream *s, lvt_err *e) {
+    if (!s->zf || s->done < s->h.count) return LVT_OK;
+    char tail[256];
+    for (;;) {
+        zip_int64_t r = zip_fread((zip_file_t *)s->zf, tail, sizeof tail);
+        if (r < 0)
+            return lvt_errf(e, "%s: cannot read the zip member: %s", s->label,
+                            zip_file_strerror((zip_file_t *)s->zf));
+        if (r == 0) return LVT_OK;
+    }
 }
 
 static int ensure_buf(lvt_npy_stream *s, size_t n, lvt_err *e) {
@@ -284,7 +299,7 @@ int lvt_npy_read_f32(lvt_npy_stream *s, float *dst, int64_t n, lvt_err *e) {
     if (s->h.dtype == LVT_NPY_F4) {
         if (src_read(s, dst, (size_t)n * 4, e)) return LVT_ERROR;
         s->done += n;
-        return LVT_OK;
+        return finish(s, e);
     }
     if (s->h.dtype != LVT_NPY_F2 && s->h.dtype != LVT_NPY_F8)
         return lvt_errf(e, "%s has dtype '%s' but floating-point vectors are needed (<f4, <f2 or <f8)",
@@ -308,7 +323,7 @@ int lvt_npy_read_f32(lvt_npy_stream *s, float *dst, int64_t n, lvt_err *e) {
         }
     }
     s->done += n;
-    return LVT_OK;
+    return finish(s, e);
 }
 
 int lvt_npy_read_i64(lvt_npy_stream *s, int64_t *dst, int64_t n, lvt_err *e) {
@@ -317,7 +332,7 @@ int lvt_npy_read_i64(lvt_npy_stream *s, int64_t *dst, int64_t n, lvt_err *e) {
     if (s->h.dtype == LVT_NPY_I8) {
         if (src_read(s, dst, (size_t)n * 8, e)) return LVT_ERROR;
         s->done += n;
-        return LVT_OK;
+        return finish(s, e);
     }
     if (s->h.dtype != LVT_NPY_I4)
         return lvt_errf(e, "%s has dtype '%s' but integers are needed (<i8 or <i4)", s->label, s->h.descr);
@@ -332,7 +347,7 @@ int lvt_npy_read_i64(lvt_npy_stream *s, int64_t *dst, int64_t n, lvt_err *e) {
         }
     }
     s->done += n;
-    return LVT_OK;
+    return finish(s, e);
 }
 
 void lvt_npy_close(lvt_npy_stream *s) {

@@ -1,6 +1,7 @@
 /* npz.c — NumPy .npz archives through libzip: open the zip (telling "not a zip" from "truncated
  * or damaged zip"), list and locate NAME.npy members (stored or deflated), and open a member as
  * an lvt_npy_stream (npy.c parses its header and converts its elements). */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,7 +16,7 @@ int lvt_npz_open(const char *path, lvt_npz *z, lvt_err *e) {
     z->base = slash ? slash + 1 : z->path;
 
     FILE *f = fopen(path, "rb");
-    if (!f) return lvt_errf(e, "cannot open '%s'", path);
+    if (!f) return lvt_errf(e, "cannot open '%s': %s", path, strerror(errno));
     unsigned char magic[4] = {0};
     size_t got = fread(magic, 1, 4, f);
     fclose(f);
@@ -27,7 +28,9 @@ int lvt_npz_open(const char *path, lvt_npz *z, lvt_err *e) {
     if (!za) {
         zip_error_t ze;
         zip_error_init_with_code(&ze, code);
-        lvt_errf(e, "%s: truncated or damaged zip archive (%s)", z->base, zip_error_strerror(&ze));
+        lvt_errf(e, "%s: truncated or damaged zip archive (%s)", z->base,
+                 code == ZIP_ER_NOZIP ? "no end-of-central-directory record: the file ends early"
+                                      : zip_error_strerror(&ze));
         zip_error_fini(&ze);
         return LVT_ERROR;
     }

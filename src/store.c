@@ -25,6 +25,17 @@ static int h5_is_hdf5(const char *path) {
 #endif
 }
 
+/* File access: close every object with the file; use file locks where the file system has
+ * them (many parallel file systems do not: best effort, as HDF5_USE_FILE_LOCKING=BEST_EFFORT). */
+static hid_t h5_fapl(void) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+#if H5_VERSION_GE(1, 10, 7)
+    H5Pset_file_locking(fapl, 1, 1);
+#endif
+    return fapl;
+}
+
 static void h5_vlen_free(hid_t type, hid_t space, void *buf) {
 #if H5_VERSION_GE(1, 12, 0)
     H5Treclaim(type, space, H5P_DEFAULT, buf);
@@ -170,8 +181,7 @@ int lvt_store_write(const char *path, const lvt_store *s, const lvt_store_write_
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return lvt_errf(e, "%s: path too long", path);
 
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    hid_t fapl = h5_fapl();
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     h5_close_any(fapl);
     if (file < 0) return lvt_errf(e, "%s: cannot create file (directory missing or not writable?)", tmp);
@@ -213,8 +223,7 @@ static hid_t open_store_file(const char *path, lvt_err *e) {
         lvt_errf(e, "%s: not an HDF5 file (expected an lvt-articles store)", path);
         return -1;
     }
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    hid_t fapl = h5_fapl();
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     h5_close_any(fapl);
     if (file < 0) lvt_errf(e, "%s: cannot open HDF5 file (truncated or locked?)", path);
@@ -282,7 +291,10 @@ static int read_attr_str(hid_t file, const char *path, const char *name, int req
         if (!buf) rc = lvt_errf(e, "%s: out of memory reading attribute %s", path, name);
         else if (H5Aread(at, mt, buf) < 0)
             rc = lvt_errf(e, "%s: root attribute %s cannot be read", path, name);
-        else snprintf(out, cap, "%s", buf);
+        else {
+            for (size_t k = sz; k > 0 && (buf[k - 1] == ' ' || buf[k - 1] == 0); k--) buf[k - 1] = 0;
+            snprintf(out, cap, "%s", buf); /* space-padded (Fortran-style) strings trimmed */
+        }
         free(buf);
         h5_close_any(mt);
     }

@@ -66,11 +66,18 @@ np.savez(P("dupchunk.npz"), vectors=v, article_indices=ai, chunk_indices=ci)
 np.savez(P("badtix.npz"), context_sequences=rng.standard_normal((3, 5, D)).astype(np.float32),
          target_vectors=rng.standard_normal((3, D)).astype(np.float32), article_ids=np.array([1, 1, 1]),
          target_indices=np.array([5, 6, 3]))
+# a stored member with one flipped data byte: the values stay finite, only the CRC-32 tells
+np.savez(P("crc.npz"), vectors=v, article_indices=ai)
+b = bytearray(open(P("crc.npz"), "rb").read())
+k = bytes(b).find(npy_bytes(v)[-64:])  # the tail of the vectors data, inside the zip
+assert k > 0
+b[k + 1] ^= 0x01  # the low mantissa byte of a float32: still a finite number
+open(P("crc.npz"), "wb").write(bytes(b))
 # a deflated member with damaged compressed bytes
 big = rng.standard_normal((2000, D)).astype(np.float32)
-np.savez_compressed(P("crc.npz"), vectors=big, article_indices=np.zeros(2000, np.int64))
-b = bytearray(open(P("crc.npz"), "rb").read())
+np.savez_compressed(P("inflate.npz"), vectors=big, article_indices=np.zeros(2000, np.int64))
+b = bytearray(open(P("inflate.npz"), "rb").read())
 for k in range(2000, 2400):  # inside the vectors member's compressed stream (written first)
     b[k] ^= 0x5A
-open(P("crc.npz"), "wb").write(bytes(b))
+open(P("inflate.npz"), "wb").write(bytes(b))
 print("convert_hostile: wrote hostile inputs to", out)

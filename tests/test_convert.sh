@@ -102,7 +102,7 @@ split)
 hostile)
   "$LVT_PYTHON" "$T/convert_hostile.py" "$W" >/dev/null || { echo "FAIL: convert_hostile.py"; exit 1; }
   o="$W/out.h5"
-  bad trunc_zip "trunc.npz: truncated or damaged zip archive" "$W/trunc.npz" --out "$o"
+  bad trunc_zip "trunc.npz: truncated or damaged zip archive (no end-of-central-directory" "$W/trunc.npz" --out "$o"
   bad not_zip "notzip.npz: not an NPZ (zip) or .npy file" "$W/notzip.npz" --out "$o"
   bad obj_dtype "member 'article_indices' has dtype '|O': a pickled Python object array" "$W/objdtype.npz" --out "$o"
   bad meta_only "needs article_indices; member 'metadata' is a pickled Python object array" "$W/metaonly.npz" --out "$o"
@@ -117,7 +117,8 @@ hostile)
   bad short_index "member 'article_indices' has shape (29,), expected (30,)" "$W/shortidx.npz" --out "$o"
   bad dup_chunk "article 1 has chunk index 2 twice" "$W/dupchunk.npz" --out "$o"
   bad bad_tix "target_indices[2] = 3 is less than the context length 5" "$W/badtix.npz" --out "$o"
-  bad crc "member 'vectors': cannot read the zip member" "$W/crc.npz" --out "$o"
+  bad crc "member 'vectors': cannot read the zip member: CRC error" "$W/crc.npz" --out "$o"
+  bad inflate "inflate.npz:" "$W/inflate.npz" --out "$o"
   bad missing_file "cannot open" "$W/nonexistent.npz" --out "$o"
   bad no_out "--out OUT.h5 is required" "$W/full.npz"
   bad unknown_flag "unknown option '--bogus'" "$W/full.npz" --out "$o" --bogus

@@ -374,6 +374,29 @@ static void test_planar_hand_values(void) {
     store_release(&s);
 }
 
+/* Ties in B count against the target: an article of 6 chunks whose row 1 duplicates the target
+ * row 5; the oracle predicts row 5 exactly, row 1 ties with it, so its rank is 2, not 1. */
+static void test_rank_ties(void) {
+    lvt_store s;
+    int lens[1] = {6};
+    store_alloc(&s, lens, 1, 4);
+    for (int r = 0; r < 6; r++) {
+        s.vectors[r * 4 + 0] = (float)cos(0.3 * r);
+        s.vectors[r * 4 + 1] = (float)sin(0.3 * r);
+    }
+    memcpy(s.vectors + 1 * 4, s.vectors + 5 * 4, 4 * sizeof(float));
+    lvt_eval_opts o;
+    lvt_eval_opts_default(&o);
+    o.tests = LVT_EVAL_B;
+    lvt_predictor orc = {"oracle", &s, predict_oracle};
+    lvt_eval_metrics m;
+    lvt_err e = {{0}};
+    CHECK(lvt_eval_run(&s, &orc, &o, &m, &e) == LVT_OK, "ties: %s", e.msg);
+    CHECK(m.b_n == 1 && m.b_mean_rank == 2.0 && m.b_r1 == 0.0 && m.b_r5 == 1.0 && m.b_mrr == 0.5,
+          "a tie counts against the target: n %lld rank %f", (long long)m.b_n, m.b_mean_rank);
+    store_release(&s);
+}
+
 static void test_oracle_and_brute_random(void) {
     lvt_store s;
     random_store(&s, 30, 16, 7);
@@ -576,6 +599,7 @@ static void test_errors(void) {
 int main(void) {
     test_planar_hand_values();
     test_oracle_and_brute_random();
+    test_rank_ties();
     test_gates();
     test_errors();
     test_numpy_reference();

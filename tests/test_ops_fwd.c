@@ -245,7 +245,7 @@ static void test_norms(lvt_backend *be, trng *r) {
 }
 
 static void test_dropout_fwd(lvt_backend *be, trng *r) {
-    int S = 6, P = 37;
+    int S = 64, P = 1001; /* enough draws that a shifted threshold changes some mask bits */
     size_t n = (size_t)S * P;
     float *x = fbuf(n), *y = fbuf(n);
     uint8_t *mask = calloc(n, 1);

@@ -175,7 +175,7 @@ static void test_round_trip(const char *dir) {
 /* ---- hand-made files, good and bad ------------------------------------------------------------ */
 
 enum defect {
-    OK_F32, OK_F64, OK_CONTIG, NO_VECTORS, NO_OFFSETS, NO_IDS, VEC_RANK1, VEC_INT, OFF_FLOAT, VEC_GROUP,
+    OK_F32, OK_F64, OK_CONTIG, OK_PADDED, NO_VECTORS, NO_OFFSETS, NO_IDS, VEC_RANK1, VEC_INT, OFF_FLOAT, VEC_GROUP,
     NO_FORMAT, BAD_FORMAT, BAD_VERSION, NO_VERSION, BAD_DIM, NO_DIM, OFF_START, OFF_NONMONO, OFF_LAST_SHORT,
     OFF_PAST_N, IDS_LEN, CIDS_LEN, VEC_NAN, VEC_INF, VEC_ZERO_ROW, N_DEFECTS
 };
@@ -223,6 +223,22 @@ static void put_attr_s(hid_t f, const char *name, const char *v) {
     H5Sclose(sp);
 }
 
+/* A fixed-length, space-padded string of 20 bytes (as Fortran-style writers store them). */
+static void put_attr_padded(hid_t f, const char *name, const char *v) {
+    char buf[20];
+    memset(buf, ' ', sizeof buf);
+    memcpy(buf, v, strlen(v));
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, sizeof buf);
+    H5Tset_strpad(t, H5T_STR_SPACEPAD);
+    hid_t a = H5Acreate2(f, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, t, buf);
+    H5Aclose(a);
+    H5Tclose(t);
+    H5Sclose(sp);
+}
+
 static void make_file(const char *path, enum defect d) {
     float v[BN][BD];
     double v64[BN][BD];
@@ -257,6 +273,7 @@ static void make_file(const char *path, enum defect d) {
     if (d != NO_IDS) put_ds(f, "article_ids", H5T_STD_I32LE, H5T_NATIVE_LLONG, 1, id, ids, 0);
     put_ds(f, "chunk_ids", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, cd, cids, 0);
     if (d == BAD_FORMAT) put_attr_s(f, "format", "lvt-sequences");
+    else if (d == OK_PADDED) put_attr_padded(f, "format", "lvt-articles");
     else if (d != NO_FORMAT) put_attr_s(f, "format", "lvt-articles");
     if (d != NO_VERSION) put_attr_i(f, "version", d == BAD_VERSION ? 2 : 1);
     if (d != NO_DIM) put_attr_i(f, "dim", d == BAD_DIM ? 5 : BD);
@@ -287,8 +304,8 @@ static void test_hand_made(const char *dir) {
     char path[1024];
     lvt_err e = {{0}};
     lvt_store s;
-    /* good variants: float32 chunked+deflate, float64 (converted), contiguous */
-    for (int d = OK_F32; d <= OK_CONTIG; d++) {
+    /* good variants: float32 chunked+deflate, float64 (converted), contiguous, padded format */
+    for (int d = OK_F32; d <= OK_PADDED; d++) {
         snprintf(path, sizeof path, "%s/good%d.h5", dir, d);
         make_file(path, (enum defect)d);
         CHECK(lvt_store_read(path, 0, &s, &e) == 0, "good file %d: %s", d, e.msg);

@@ -114,16 +114,25 @@ typedef struct lvt_config {
 /* Fill every field with its default (SPEC §13). */
 void lvt_config_defaults(lvt_config *c);
 
-/* Parse JSON text (name is used in messages). Unknown keys, wrong types, out-of-range values,
- * syntax errors (with line and column) are errors. Relative data/output paths are resolved
- * against base_dir when base_dir is non-NULL. */
+/* Parse JSON text (name is used in messages) on top of *c (call lvt_config_defaults first; keys
+ * the text omits keep their value, a "curriculum" or "tripwires" array replaces the list). Unknown
+ * keys, wrong types, out-of-range values, syntax errors (with line and column) are errors, and so
+ * is anything lvt_config_validate rejects. Relative data/output paths are resolved against
+ * base_dir when base_dir is non-NULL. On error *c is unchanged. */
 int lvt_config_parse(lvt_config *c, const char *json_text, const char *name, const char *base_dir,
                      lvt_err *e);
 
-/* Load a file (defaults first, then the file). */
+/* Load a file (defaults first, then the file). Every path comes out absolute: the file's relative
+ * paths against the file's directory, defaults (data/train.h5, ..., output.run_dir =
+ * runs/<file name without .json>) against the working directory. On error *c is unchanged. */
 int lvt_config_load(lvt_config *c, const char *path, lvt_err *e);
 
-/* Apply one "dotted.key=value" override (value parsed as JSON, bare strings allowed). */
+/* Apply one "dotted.key=value" override (value parsed as JSON, bare strings allowed), e.g.
+ * "objective.rollout_h=4", "optim.plateau.factor=0.3", "curriculum=[{...}]". Same per-key checks
+ * and messages as a file ("--set: objective.lamda_roll: unknown key, did you mean lambda_roll?");
+ * a relative path is made absolute against the working directory. Cross-field checks are left to
+ * lvt_config_validate, to run after the last --set (lvt_config_load_sets does). On error *c is
+ * unchanged. */
 int lvt_config_set(lvt_config *c, const char *assignment, lvt_err *e);
 
 /* Cross-field validation (phases increasing, tripwire epochs ordered, ...). */

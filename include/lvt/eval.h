@@ -9,6 +9,7 @@
 
 #include "lvt/common.h"
 #include "lvt/data.h"
+#include "lvt/model.h"
 
 /* ---- predictors ---------------------------------------------------------------------------- */
 
@@ -26,6 +27,22 @@ lvt_predictor lvt_predictor_copy_last(void);
 lvt_predictor lvt_predictor_mean(void);
 /* By name: "copy-last" or "mean"; anything else is an error listing the choices. */
 int lvt_predictor_baseline(const char *name, lvt_predictor *p, lvt_err *e);
+
+/* A model as a predictor: each predict call uploads the batch to the model's backend, runs
+ * lvt_model_forward in eval mode (no dropout) on slot 0 and downloads the unit predictions, in
+ * pieces of at most cap windows. It overwrites slot 0's activations (call it between training
+ * steps). init plans the model for (cap, 1 slot): the plan only grows, so the trainer's mini-5CAT
+ * should pass cap <= its planned micro batch to keep its activation memory as it is. */
+typedef struct lvt_model_predictor {
+    lvt_model *m;
+    int cap;
+    float *d_ctx;  /* backend [cap, L, D] */
+    float *d_pred; /* backend [cap, D] */
+} lvt_model_predictor;
+
+int lvt_model_predictor_init(lvt_model_predictor *mp, lvt_model *m, int cap, lvt_predictor *p,
+                             lvt_err *e);
+void lvt_model_predictor_free(lvt_model_predictor *mp);
 
 /* ---- the battery on one store -------------------------------------------------------------- */
 
@@ -88,6 +105,13 @@ typedef struct lvt_eval_metrics {
 int lvt_eval_run(const lvt_store *s, const lvt_predictor *p, const lvt_eval_opts *o,
                  lvt_eval_metrics *m, lvt_err *e);
 
+/* The trainer's per-epoch mini-5CAT: tests A-D (E compares VAL with OOD and is left to
+ * `lvt eval`) on `samples` windows of s drawn with seed, the model in eval mode, `batch` windows
+ * per forward (pass the trainer's micro batch so the model's activation plan is kept). The same
+ * code as lvt_eval_run; out holds the metrics (a_cos_p1, a_margin, b_r1, ..., d_cos). */
+int lvt_eval_mini5cat(const lvt_store *s, lvt_model *m, int64_t samples, int batch, uint64_t seed,
+                      lvt_eval_metrics *out, lvt_err *e);
+
 /* ---- gates and the report ------------------------------------------------------------------ */
 
 typedef enum { LVT_GATE_GE = 0, LVT_GATE_LE = 1 } lvt_gate_op;
@@ -111,6 +135,7 @@ typedef struct lvt_eval_gate {
 
 typedef struct lvt_eval_report {
     char predictor[64];
+    char model_path[512]; /* empty for baselines */
     char val_path[512], ood_path[512];
     lvt_eval_opts opts;
     lvt_eval_metrics val, ood;

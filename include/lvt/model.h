@@ -82,6 +82,12 @@ int lvt_model_forward(lvt_model *m, int slot, const float *ctx, int B, int train
 const float *lvt_model_raw(const lvt_model *m, int slot);
 const float *lvt_model_pred(const lvt_model *m, int slot);
 
+/* A saved activation of the slot's last forward, for tests and debugging (backend memory, rows
+ * b*L + t): "x0" [N, d] (layer ignored), and per layer "qkv" [N, 3d], "x1", "x2", "x3" [N, d],
+ * "ffn" [N, F] (= dropout(relu(linear1(x2))), so > 0 exactly where the ReLU passed).
+ * NULL for an unknown name, layer or slot. */
+const float *lvt_model_saved(const lvt_model *m, int slot, int layer, const char *name);
+
 /* backward of the slot's last forward: dpred = dL/dp [B, D] (may be NULL), draw = dL/dr [B, D]
  * (may be NULL; added to the gradient flowing back through the normalisation). Accumulates into
  * m->grads (call lvt_model_zero_grad first). Writes dctx = dL/dctx [B, L, D] when non-NULL

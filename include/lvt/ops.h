@@ -21,6 +21,18 @@ typedef struct lvt_dropout_key {
     float p;
 } lvt_dropout_key;
 
+/* Element functions of ops->vmap (a, b, c per element; NULL b reads 0, NULL c reads 1). */
+typedef enum lvt_vmap_op {
+    LVT_VMAP_HINGE = 0,  /* y = c * max(0, s0 - (a - b)) */
+    LVT_VMAP_HINGE_GATE, /* y = c * (s0 - (a - b) > 0 ? 1 : 0) */
+    LVT_VMAP_SIGMOID,    /* y = 1 / (1 + exp(-(a - s0) / s1)) */
+    LVT_VMAP_RELU_SHIFT, /* y = s1 * max(0, a - s0) */
+    LVT_VMAP_STEP_SHIFT, /* y = (a - s0 > 0) ? s1 : 0 */
+    LVT_VMAP_MUL_AFFINE, /* y = s0 * a * (s1 + b) * c */
+    LVT_VMAP_DIV_COUNT,  /* y = s0 * a * c / max(b, 1) */
+    LVT_VMAP_AFFINE      /* y = s0 * a + s1 */
+} lvt_vmap_op;
+
 typedef struct lvt_ops {
     const char *name;
 
@@ -112,6 +124,23 @@ typedef struct lvt_ops {
     void (*adamw)(lvt_backend *be, float *p, const float *g, float *m, float *v, size_t n, float lr,
                   float beta1, float beta2, float eps, float weight_decay, long t,
                   float grad_scale);
+    /* ---- per-sample vector helpers for the P4 objective (n = batch, backend memory) ---- */
+    /* y[i] = f(a[i], b[i*b_stride], c[i]); see lvt_vmap_op. b or c may be NULL where the op
+     * allows (NULL b reads as 0, NULL c as 1). b_stride 0 broadcasts a backend scalar b[0]. */
+    void (*vmap)(lvt_backend *be, int op, const float *a, const float *b, int b_stride,
+                 const float *c, float s0, float s1, float *y, int n);
+    /* out[0] = scale * sum(x[0..n)) written in backend memory (no host synchronisation). */
+    void (*reduce_sum)(lvt_backend *be, const float *x, int n, float scale, float *out);
+    /* y[m, :] += alpha * coef[m*coef_stride] * x[m, :]  (coef_stride 0: one backend scalar;
+     * coef NULL reads as 1) */
+    void (*scale_rows_add)(lvt_backend *be, const float *coef, int coef_stride, float alpha,
+                           const float *x, int ldx, float *y, int ldy, int M, int N);
+    /* Context drop (SPEC §5): for sample s (global index key->sample_base + s) with
+     * lvt_rng_unit(seed, step, LVT_SITE_CONTEXT_DROP, g, 0) < key->p, the last context row
+     * (row L-1) is replaced: mode 0 noise (a unit Gaussian vector from LVT_SITE_CONTEXT_NOISE,
+     * Box-Muller), 1 zero, 2 the mean of rows 0..L-2. ctx is [B, L, D]. */
+    void (*context_drop)(lvt_backend *be, float *ctx, int B, int L, int D,
+                         const lvt_dropout_key *key, int mode);
 } lvt_ops;
 
 struct lvt_backend {

@@ -1,12 +1,200 @@
-/* cmd_bench.c — `lvt bench`: not built yet; it lands with issue 3. */
+/* cmd_bench.c — `lvt bench CONFIG.json [--steps N] [--batch B] [--json]`: times the eval forward
+ * pass and a P1 training step (train-mode forward, MSE on raw, backward, global-norm clip, AdamW)
+ * on synthetic random inputs at the config's model shape; warm-up steps are excluded. FLOPs are
+ * counted analytically (docs/bench.md): matmuls only, backward = 2 x forward. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "lvt/ckpt.h"
+#include "lvt/config.h"
+#include "lvt/model.h"
+#include "lvt/optim.h"
+#include "lvt/rng.h"
+
+static void usage(void) {
+    printf("usage: lvt bench CONFIG.json [--steps N] [--batch B] [--warmup W] [--backend cpu|cuda|auto]\n"
+           "                 [--set KEY=VALUE]... [--json]\n\n"
+           "Times, at the model shape of CONFIG.json on synthetic random inputs:\n"
+           "  forward  the eval-mode forward pass of B samples\n"
+           "  train    one P1 training step: forward (dropout on), MSE on the raw output, backward,\n"
+           "           global-norm clipping and AdamW\n"
+           "N timed steps (default 20) after W warm-up steps (default 3). B defaults to\n"
+           "train.global_batch. Prints steps/s, samples/s, ms/step and GFLOP/s (matmul FLOPs counted\n"
+           "analytically, backward = 2 x forward; docs/bench.md). --json prints one JSON object.\n");
+}
+
+/* Matmul FLOPs of one eval forward per sample (multiply-add = 2). */
+static double forward_flops_per_sample(const lvt_model_cfg *c) {
+    double L = c->context_len, D = c->dim, d = c->d_model, F = (double)c->ffn_mult * c->d_model;
+    double input_proj = 2 * L * D * d;
+    double attn = 2 * L * d * 3 * d + 2 * L * L * d * 2 + 2 * L * d * d; /* projections, QK^T, PV, out */
+    double ffn = 2 * L * d * F * 2;
+    double head = 2 * d * d + 2 * d * D;
+    return input_proj + c->n_layers * (2 * attn + ffn) + head;
+}
 
 int cmd_bench(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: lvt bench ...\n\nThis command is not implemented yet (planned in issue 3).\n");
+        usage();
         return 0;
     }
-    return cli_fail("bench", "not implemented yet (planned in issue 3)");
+    const char *cfg_path = NULL, *steps_s = NULL, *batch_s = NULL, *warm_s = NULL, *backend = NULL;
+    const char *sets[64];
+    int n_sets = 0, json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int r;
+        if ((r = cli_flag_value("bench", argc, argv, &i, "--steps", &steps_s)) ||
+            (r = cli_flag_value("bench", argc, argv, &i, "--batch", &batch_s)) ||
+            (r = cli_flag_value("bench", argc, argv, &i, "--warmup", &warm_s)) ||
+            (r = cli_flag_value("bench", argc, argv, &i, "--backend", &backend))) {
+            if (r < 0) return 1;
+        } else if ((r = cli_flag_value("bench", argc, argv, &i, "--set", &v))) {
+            if (r < 0) return 1;
+            if (n_sets == 64) return cli_fail("bench", "too many --set options (at most 64)");
+            sets[n_sets++] = v;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = 1;
+        } else if (argv[i][0] == '-') {
+            return cli_fail("bench", "unknown option '%s' (see lvt bench --help)", argv[i]);
+        } else if (!cfg_path) {
+            cfg_path = argv[i];
+        } else {
+            return cli_fail("bench", "unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (!cfg_path) return cli_fail("bench", "missing CONFIG.json (see lvt bench --help)");
+    long long steps = 20, warm = 3, batch = 0;
+    if (steps_s && cli_parse_long("bench", "--steps", steps_s, 1, 1000000, &steps)) return 1;
+    if (warm_s && cli_parse_long("bench", "--warmup", warm_s, 0, 1000000, &warm)) return 1;
+    if (batch_s && cli_parse_long("bench", "--batch", batch_s, 1, 1 << 20, &batch)) return 1;
+
+    lvt_err e = {{0}};
+    lvt_config *c = malloc(sizeof *c);
+    if (!c) return cli_fail("bench", "out of memory");
+    if (lvt_config_load(c, cfg_path, &e)) {
+        free(c);
+        return cli_fail("bench", "%s", e.msg);
+    }
+    for (int i = 0; i < n_sets; i++)
+        if (lvt_config_set(c, sets[i], &e)) {
+            free(c);
+            return cli_fail("bench", "--set %s: %s", sets[i], e.msg);
+        }
+    if (lvt_config_validate(c, &e)) {
+        free(c);
+        return cli_fail("bench", "%s", e.msg);
+    }
+    if (!batch) batch = c->train.global_batch;
+    if (!backend) backend = c->train.backend;
+    lvt_math math = !strcmp(c->train.math, "bf16") ? LVT_MATH_BF16 : !strcmp(c->train.math, "tf32") ? LVT_MATH_TF32
+                                                                                                   : LVT_MATH_FP32;
+    lvt_model_cfg mc;
+    lvt_ckpt_model_cfg(c, &mc);
+    const int B = (int)batch, L = mc.context_len, D = mc.dim;
+
+    lvt_backend *be = NULL;
+    lvt_model m;
+    memset(&m, 0, sizeof m);
+    lvt_optim o;
+    memset(&o, 0, sizeof o);
+    float *hctx = NULL, *hy = NULL, *dctx = NULL, *dy = NULL, *draw = NULL;
+    int rc = 1;
+    if (lvt_backend_create(&be, backend, 0, math, &e)) goto fail;
+    if (lvt_model_create(&m, &mc, be, &e) || lvt_model_init(&m, c->train.seed, &e)) goto fail;
+    if (lvt_model_plan(&m, B, 1, &e)) goto fail;
+    lvt_optim_hparams hp;
+    if (lvt_optim_hparams_from_config(&hp, c, 1000000, &e)) goto fail;
+    if (lvt_optim_create(&o, &hp, be, m.n_params, &e)) goto fail;
+
+    /* Synthetic inputs: unit Gaussian context rows and targets, from Philox (seeded). */
+    size_t nctx = (size_t)B * L * D, ny = (size_t)B * D;
+    hctx = lvt_malloc(nctx * sizeof(float), &e);
+    hy = hctx ? lvt_malloc(ny * sizeof(float), &e) : NULL;
+    if (!hy) goto fail;
+    for (size_t i = 0; i < nctx; i++) hctx[i] = 2.0f * lvt_rng_unit(c->train.seed, 0, 7, i / D, i % D) - 1.0f;
+    for (size_t i = 0; i < ny; i++) hy[i] = 2.0f * lvt_rng_unit(c->train.seed, 0, 8, i / D, i % D) - 1.0f;
+    dctx = be->ops->alloc(be, nctx * sizeof(float), &e);
+    dy = dctx ? be->ops->alloc(be, ny * sizeof(float), &e) : NULL;
+    draw = dy ? be->ops->alloc(be, ny * sizeof(float), &e) : NULL;
+    if (!draw) goto fail;
+    be->ops->to_device(be, dctx, hctx, nctx * sizeof(float));
+    be->ops->to_device(be, dy, hy, ny * sizeof(float));
+
+    /* ---- forward ---- */
+    double t_fwd = 0;
+    for (long long s = 0; s < warm + steps; s++) {
+        if (s == warm) {
+            be->ops->sync(be);
+            t_fwd = lvt_now();
+        }
+        if (lvt_model_forward(&m, 0, dctx, B, 0, NULL, NULL, &e)) goto fail;
+    }
+    be->ops->sync(be);
+    t_fwd = lvt_now() - t_fwd;
+
+    /* ---- P1 training step ---- */
+    double t_train = 0, loss = 0, norm = 0;
+    for (long long s = 0; s < warm + steps; s++) {
+        if (s == warm) {
+            be->ops->sync(be);
+            t_train = lvt_now();
+        }
+        lvt_dropout_key key = {.seed = c->train.seed, .step = (uint64_t)s, .site = 0,
+                               .sample_base = (int64_t)s * B, .p = mc.dropout};
+        lvt_model_zero_grad(&m);
+        if (lvt_model_forward(&m, 0, dctx, B, 1, &key, NULL, &e)) goto fail;
+        /* draw = 2 (raw - y) / (B D); loss = mean((raw - y)^2) read back as a training loop does */
+        be->ops->copy(be, draw, lvt_model_raw(&m, 0), ny * sizeof(float));
+        be->ops->axpy(be, -1.0f, dy, draw, ny);
+        loss = be->ops->sumsq(be, draw, ny) / (double)ny;
+        be->ops->scale(be, draw, 2.0f / (float)ny, ny);
+        if (lvt_model_backward2(&m, 0, draw, NULL, NULL, &e)) goto fail;
+        norm = lvt_optim_step(&o, m.params, m.grads);
+    }
+    be->ops->sync(be);
+    t_train = lvt_now() - t_train;
+
+    double ff = forward_flops_per_sample(&mc);
+    double fwd_ms = 1e3 * t_fwd / (double)steps, train_ms = 1e3 * t_train / (double)steps;
+    double fwd_gf = ff * B / (fwd_ms * 1e-3) * 1e-9, train_gf = 3 * ff * B / (train_ms * 1e-3) * 1e-9;
+    if (json) {
+        printf("{\"impl\": \"lvt\", \"backend\": \"%s\", \"math\": \"%s\", \"batch\": %d, \"steps\": %lld, "
+               "\"warmup\": %lld, \"n_params\": %zu, \"dim\": %d, \"d_model\": %d, \"n_layers\": %d, "
+               "\"n_heads\": %d, \"context_len\": %d, \"flops_fwd_per_sample\": %.0f, "
+               "\"forward\": {\"ms_per_step\": %.4f, \"steps_per_s\": %.4f, \"samples_per_s\": %.2f, \"gflops\": %.3f}, "
+               "\"train\": {\"ms_per_step\": %.4f, \"steps_per_s\": %.4f, \"samples_per_s\": %.2f, \"gflops\": %.3f}, "
+               "\"last_loss\": %.6g, \"last_grad_norm\": %.6g}\n",
+               be->ops->name, c->train.math, B, steps, warm, m.n_params, mc.dim, mc.d_model, mc.n_layers,
+               mc.n_heads, L, ff, fwd_ms, 1e3 / fwd_ms, B * 1e3 / fwd_ms, fwd_gf, train_ms, 1e3 / train_ms,
+               B * 1e3 / train_ms, train_gf, loss, norm);
+    } else {
+        printf("lvt bench: backend %s, batch %d, %zu parameters (D=%d d=%d layers=%d heads=%d L=%d), "
+               "%lld steps after %lld warm-up\n",
+               be->ops->name, B, m.n_params, mc.dim, mc.d_model, mc.n_layers, mc.n_heads, L, steps, warm);
+        printf("  forward      %9.3f ms/step  %8.2f steps/s  %10.1f samples/s  %8.2f GFLOP/s\n", fwd_ms,
+               1e3 / fwd_ms, B * 1e3 / fwd_ms, fwd_gf);
+        printf("  train (P1)   %9.3f ms/step  %8.2f steps/s  %10.1f samples/s  %8.2f GFLOP/s\n", train_ms,
+               1e3 / train_ms, B * 1e3 / train_ms, train_gf);
+        printf("  (FLOPs: %.1f MFLOP per sample forward, x3 for a training step; last loss %.4g, grad norm %.4g)\n",
+               ff * 1e-6, loss, norm);
+    }
+    rc = 0;
+    goto done;
+fail:
+    cli_fail("bench", "%s", e.msg);
+done:
+    if (draw) be->ops->free(be, draw);
+    if (dy) be->ops->free(be, dy);
+    if (dctx) be->ops->free(be, dctx);
+    free(hctx);
+    free(hy);
+    if (o.m) lvt_optim_destroy(&o);
+    if (m.tensors) lvt_model_destroy(&m);
+    if (be) lvt_backend_destroy(be);
+    free(c);
+    return rc;
 }

@@ -1,12 +1,150 @@
-/* cmd_eval.c — `lvt eval`: not built yet; it lands with issue 5. */
+/* cmd_eval.c — `lvt eval`: the 5CAT battery (SPEC §9) on a VAL and an OOD store, for a model
+ * (checkpoint .h5 or .safetensors) or a baseline; prints the gate table, writes the JSON report,
+ * exits 0 when every gate passes, 2 when one fails, 1 on error. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
+#include "lvt/ckpt.h"
+#include "lvt/data.h"
+#include "lvt/eval.h"
+#include "lvt/ops.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: lvt eval (--model M | --baseline copy-last|mean) --val V.h5 --ood O.h5\n"
+            "                [--max-samples N] [--horizon H] [--seed S] [--json OUT]\n"
+            "                [--batch B] [--context-len L] [--backend auto|cpu|cuda]\n\n"
+            "Runs the 5CAT battery (offset sweep, within-article retrieval, context ablations,\n"
+            "rollout, generalisation) on the VAL and OOD stores and checks the gates.\n\n"
+            "  --model M         checkpoint (.h5) or safetensors file to evaluate\n"
+            "  --baseline NAME   evaluate a baseline instead: copy-last or mean\n"
+            "  --max-samples N   windows drawn per store without replacement (default 5000, 0 = all)\n"
+            "  --horizon H       rollout steps of test D (default 5)\n"
+            "  --seed S          window selection, shuffles and leave-one-out slots (default 42)\n"
+            "  --json OUT        write the JSON report (schema: docs/eval.md)\n"
+            "  --batch B         windows per forward pass (default 1024)\n"
+            "  --context-len L   context length for baselines (default 5; a model uses its own)\n"
+            "  --backend NAME    backend for --model (default auto)\n\n"
+            "Exit codes: 0 all gates pass, 2 a gate failed, 1 error.\n");
+}
 
 int cmd_eval(int argc, char **argv) {
+    const char *cmd = "eval";
     if (cli_wants_help(argc, argv)) {
-        printf("usage: lvt eval ...\n\nThis command is not implemented yet (planned in issue 5).\n");
+        usage(stdout);
         return 0;
     }
-    return cli_fail("eval", "not implemented yet (planned in issue 5)");
+    const char *model = NULL, *baseline = NULL, *val = NULL, *ood = NULL, *json = NULL;
+    const char *backend = "auto", *v = NULL;
+    lvt_eval_opts o;
+    lvt_eval_opts_default(&o);
+    long long x;
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if ((r = cli_flag_value(cmd, argc, argv, &i, "--model", &model))) {
+            if (r < 0) return 1;
+        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--baseline", &baseline))) {
+            if (r < 0) return 1;
+        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--val", &val))) {
+            if (r < 0) return 1;
+        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--ood", &ood))) {
+            if (r < 0) return 1;
+        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--json", &json))) {
+            if (r < 0) return 1;
+        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--backend", &backend))) {
+            if (r < 0) return 1;
+        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--max-samples", &v))) {
+            if (r < 0 || cli_parse_long(cmd, "--max-samples", v, 0, INT64_MAX, &x)) return 1;
+            o.max_samples = x;
+        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--horizon", &v))) {
+            if (r < 0 || cli_parse_long(cmd, "--horizon", v, 1, LVT_EVAL_MAX_H, &x)) return 1;
+            o.horizon = (int)x;
+        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--seed", &v))) {
+            if (r < 0 || cli_parse_long(cmd, "--seed", v, 0, INT64_MAX, &x)) return 1;
+            o.seed = (uint64_t)x;
+        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--batch", &v))) {
+            if (r < 0 || cli_parse_long(cmd, "--batch", v, 1, 1 << 20, &x)) return 1;
+            o.batch = (int)x;
+        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--context-len", &v))) {
+            if (r < 0 || cli_parse_long(cmd, "--context-len", v, 2, 64, &x)) return 1;
+            o.context_len = (int)x;
+        } else {
+            return cli_fail(cmd, "unknown argument '%s' (see `lvt eval --help`)", argv[i]);
+        }
+    }
+    if (!model && !baseline) return cli_fail(cmd, "give --model M or --baseline copy-last|mean");
+    if (model && baseline) return cli_fail(cmd, "give either --model or --baseline, not both");
+    if (!val || !ood) return cli_fail(cmd, "both --val and --ood stores are required");
+
+    lvt_err e = {{0}};
+    lvt_predictor pred;
+    if (baseline && lvt_predictor_baseline(baseline, &pred, &e)) return cli_fail(cmd, "%s", e.msg);
+
+    int rc = 1;
+    lvt_store sv, so;
+    memset(&sv, 0, sizeof sv);
+    memset(&so, 0, sizeof so);
+    lvt_backend *be = NULL;
+    lvt_model m;
+    memset(&m, 0, sizeof m);
+    int have_model = 0;
+    lvt_model_predictor mp;
+    memset(&mp, 0, sizeof mp);
+    lvt_eval_report rep;
+    memset(&rep, 0, sizeof rep);
+
+    if (lvt_store_read(val, 1, &sv, &e) || lvt_store_read(ood, 1, &so, &e)) {
+        cli_fail(cmd, "%s", e.msg);
+        goto done;
+    }
+    if (sv.dim != so.dim) {
+        cli_fail(cmd, "dimension mismatch: %s has D = %d, %s has D = %d", val, sv.dim, ood, so.dim);
+        goto done;
+    }
+    if (model) {
+        if (lvt_backend_create(&be, backend, 0, LVT_MATH_FP32, &e) ||
+            lvt_ckpt_load_any(model, be, o.context_len, &m, &e)) {
+            cli_fail(cmd, "%s", e.msg);
+            goto done;
+        }
+        have_model = 1;
+        if (m.cfg.dim != sv.dim) {
+            cli_fail(cmd, "%s: model dimension %d does not match the stores' D = %d", model, m.cfg.dim, sv.dim);
+            goto done;
+        }
+        o.context_len = m.cfg.context_len;
+        if (lvt_model_predictor_init(&mp, &m, o.batch, &pred, &e)) {
+            cli_fail(cmd, "%s", e.msg);
+            goto done;
+        }
+    }
+    snprintf(rep.predictor, sizeof rep.predictor, "%s", model ? "model" : pred.name);
+    if (model) snprintf(rep.model_path, sizeof rep.model_path, "%s", model);
+    snprintf(rep.val_path, sizeof rep.val_path, "%s", val);
+    snprintf(rep.ood_path, sizeof rep.ood_path, "%s", ood);
+    rep.opts = o;
+    if (lvt_eval_run(&sv, &pred, &o, &rep.val, &e)) {
+        cli_fail(cmd, "VAL %s: %s", val, e.msg);
+        goto done;
+    }
+    if (lvt_eval_run(&so, &pred, &o, &rep.ood, &e)) {
+        cli_fail(cmd, "OOD %s: %s", ood, e.msg);
+        goto done;
+    }
+    lvt_eval_apply_gates(&rep);
+    lvt_eval_print(stdout, &rep);
+    fflush(stdout);
+    if (json && lvt_eval_write_json(json, &rep, &e)) {
+        cli_fail(cmd, "%s", e.msg);
+        goto done;
+    }
+    rc = rep.all_pass ? 0 : 2;
+done:
+    lvt_model_predictor_free(&mp);
+    if (have_model) lvt_model_destroy(&m);
+    if (be) lvt_backend_destroy(be);
+    lvt_store_free(&sv);
+    lvt_store_free(&so);
+    return rc;
 }

@@ -1,12 +1,102 @@
-/* cmd_train.c — `lvt train`: not built yet; it lands with issue 4. */
+/* cmd_train.c — `lvt train CONFIG.json [--run-dir DIR] [--resume DIR] [--set KEY=VALUE]...`:
+ * one process, or every rank of an mpirun/srun launch. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "lvt/comm.h"
+#include "lvt/config.h"
+#include "lvt/train.h"
+
+static void usage(void) {
+    printf("usage: lvt train CONFIG.json [--run-dir DIR] [--resume DIR] [--set KEY=VALUE]...\n\n"
+           "Train a model with the configuration's recipe (P1..P4: objective, curriculum, tripwires).\n"
+           "Run directory (default: output.run_dir of the config): config.json, ckpt/epoch_NNN.h5,\n"
+           "ckpt/last.h5, ckpt/best.h5, training_history.json, metrics.jsonl, training.log.\n\n"
+           "  --run-dir DIR     where the run writes (overrides output.run_dir)\n"
+           "  --resume DIR      continue the run in DIR from DIR/ckpt/last.h5 (exactly: same weights as\n"
+           "                    an uninterrupted run on the CPU backend)\n"
+           "  --set KEY=VALUE   override a config key, e.g. --set objective.rollout_h=4 (repeatable)\n\n"
+           "Launch on N processes with `mpirun -np N lvt train ...` or `srun lvt train ...`:\n"
+           "train.global_batch = micro_batch x world x grad_accum. SIGTERM/SIGUSR1 stop every rank at\n"
+           "the next step boundary after a checkpoint (exit 0); --resume continues.\n");
+}
 
 int cmd_train(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: lvt train ...\n\nThis command is not implemented yet (planned in issue 4).\n");
+        usage();
         return 0;
     }
-    return cli_fail("train", "not implemented yet (planned in issue 4)");
+    const char *config = NULL, *run_dir = NULL, *resume = NULL;
+    const char **sets = calloc((size_t)argc, sizeof *sets);
+    int n_sets = 0;
+    if (!sets) return cli_fail("train", "out of memory");
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int r;
+        if ((r = cli_flag_value("train", argc, argv, &i, "--run-dir", &v))) {
+            if (r < 0) goto bad;
+            run_dir = v;
+        } else if ((r = cli_flag_value("train", argc, argv, &i, "--resume", &v))) {
+            if (r < 0) goto bad;
+            resume = v;
+        } else if ((r = cli_flag_value("train", argc, argv, &i, "--set", &v))) {
+            if (r < 0) goto bad;
+            sets[n_sets++] = v;
+        } else if (argv[i][0] == '-') {
+            cli_fail("train", "unknown option '%s' (see `lvt train --help`)", argv[i]);
+            goto bad;
+        } else if (!config) {
+            config = argv[i];
+        } else {
+            cli_fail("train", "unexpected argument '%s'", argv[i]);
+            goto bad;
+        }
+    }
+    if (!config) {
+        cli_fail("train", "missing CONFIG.json (see `lvt train --help`)");
+        goto bad;
+    }
+    if (resume && run_dir && strcmp(resume, run_dir)) {
+        cli_fail("train", "--resume %s and --run-dir %s name different runs", resume, run_dir);
+        goto bad;
+    }
+    lvt_err e = {{0}};
+    lvt_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg) {
+        cli_fail("train", "out of memory");
+        goto bad;
+    }
+    lvt_comm comm;
+    if (lvt_comm_init(&comm, &argc, &argv, &e)) {
+        free(cfg);
+        cli_fail("train", "%s", e.msg);
+        goto bad;
+    }
+    int rc = lvt_config_load_sets(cfg, config, sets, n_sets, &e);
+    const char *dir = resume ? resume : run_dir ? run_dir : cfg->output.run_dir;
+    lvt_train_summary sum;
+    if (rc == LVT_OK) rc = lvt_train_run(cfg, dir, resume != NULL, &comm, &sum, &e);
+    int code = 0;
+    if (rc != LVT_OK) {
+        if (comm.world > 1)
+            fprintf(stderr, "lvt train [rank %d]: %s\n", comm.rank, e.msg);
+        else
+            fprintf(stderr, "lvt train: %s\n", e.msg);
+        code = 1;
+        if (comm.world > 1) lvt_comm_abort(&comm, 1); /* never leave the other ranks waiting */
+    } else if (comm.rank == 0 && !sum.preempted) {
+        printf("summary: epochs %d, steps %ld, val_cos %.4f, Margin(+1 vs last) %.4f, best val_loss %.6f, "
+               "%.1fs, %.0f samples/s, run dir %s\n",
+               sum.epochs_done, sum.steps_done, sum.val_cos, sum.margin, sum.best_val_loss, sum.seconds,
+               sum.samples_per_s, dir);
+    }
+    lvt_comm_finalize(&comm);
+    free(cfg);
+    free(sets);
+    return code;
+bad:
+    free(sets);
+    return 1;
 }

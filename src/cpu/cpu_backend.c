@@ -64,6 +64,10 @@ static const lvt_ops cpu_ops = {
     .sum = cpu_sum,
     .sumsq = cpu_sumsq,
     .adamw = cpu_adamw,
+    .vmap = cpu_vmap,
+    .reduce_sum = cpu_reduce_sum,
+    .scale_rows_add = cpu_scale_rows_add,
+    .context_drop = cpu_context_drop,
 };
 
 int lvt_cpu_backend_create(lvt_backend **out, lvt_math math, lvt_err *e) {

@@ -56,4 +56,14 @@ void cpu_attention_bwd(lvt_backend *be, const float *dout, int ldo, const float 
                        const uint8_t *drop_mask, float drop_p, float *dq, float *dk, float *dv,
                        int B, int Lq, int Lk, int H, int hd);
 
+
+/* cpu_loss.c — P4 objective helpers */
+void cpu_vmap(lvt_backend *be, int op, const float *a, const float *b, int b_stride, const float *c,
+              float s0, float s1, float *y, int n);
+void cpu_reduce_sum(lvt_backend *be, const float *x, int n, float scale, float *out);
+void cpu_scale_rows_add(lvt_backend *be, const float *coef, int coef_stride, float alpha, const float *x,
+                        int ldx, float *y, int ldy, int M, int N);
+void cpu_context_drop(lvt_backend *be, float *ctx, int B, int L, int D, const lvt_dropout_key *key,
+                      int mode);
+
 #endif

@@ -128,6 +128,16 @@ int main(int argc, char **argv) {
               write_f32(out, "ctx.f32", ctx, nc) | write_f32(out, "y.f32", y, no) |
               write_f32(out, "raw.f32", raw, no) | write_f32(out, "pred.f32", pred, no) |
               write_f32(out, "dctx.f32", dctx, nc);
+    /* the FFN activations: their sign pattern is lvt's ReLU decision (see the Python side) */
+    size_t nf = (size_t)B * L * cfg.ffn_mult * cfg.d_model;
+    float *ffn = malloc(nf * sizeof(float));
+    for (int l = 0; l < cfg.n_layers; l++) {
+        char name[64];
+        snprintf(name, sizeof name, "ffn%d.f32", l);
+        be->ops->to_host(be, ffn, lvt_model_saved(&m, 0, l, "ffn"), nf * sizeof(float));
+        bad |= write_f32(out, name, ffn, nf);
+    }
+    free(ffn);
     char path[1200];
     snprintf(path, sizeof path, "%s/meta.json", out);
     FILE *f = fopen(path, "w");

@@ -82,9 +82,13 @@ def _mha(sd, pre, xq, xkv, nhead, attn_keep, p):
     return o @ sd[pre + "out_proj.weight"].T + sd[pre + "out_proj.bias"]
 
 
-def functional_forward(sd, ctx, nhead, n_layers, masks=None, p=0.0):
+def functional_forward(sd, ctx, nhead, n_layers, masks=None, p=0.0, relu_pattern=None,
+                       record=None):
     """The model with explicit dropout: masks[(layer, site)] is a 0/1 tensor shaped like the
-    dropped activation (sites 1-4: (B, L, d|F); sites 5, 6: (B, H, L, L)); None = eval."""
+    dropped activation (sites 1-4: (B, L, d|F); sites 5, 6: (B, H, L, L)); None = eval.
+    relu_pattern[layer] (0/1, (B, L, F)), when given, replaces the ReLU's own decision h > 0 —
+    lvt's float32 decision, so that pre-activations within rounding of 0 cannot flip the
+    gradient; record (a dict), when given, receives the ReLU inputs as record[layer]."""
     def drop(x, l, k):
         return x if masks is None else x * masks[(l, k)] / (1.0 - p)
 
@@ -101,7 +105,10 @@ def functional_forward(sd, ctx, nhead, n_layers, masks=None, p=0.0):
         x = ln(x + drop(_mha(sd, pre + "self_attn.", x, x, nhead, am5, p), l, 1), pre + "norm1.")
         x = ln(x + drop(_mha(sd, pre + "multihead_attn.", x, mem, nhead, am6, p), l, 2),
                pre + "norm2.")
-        h = drop(torch.relu(x @ sd[pre + "linear1.weight"].T + sd[pre + "linear1.bias"]), l, 3)
+        h = x @ sd[pre + "linear1.weight"].T + sd[pre + "linear1.bias"]
+        if record is not None:
+            record[l] = h.detach()
+        h = drop(torch.relu(h) if relu_pattern is None else h * relu_pattern[l], l, 3)
         f = h @ sd[pre + "linear2.weight"].T + sd[pre + "linear2.bias"]
         x = ln(x + drop(f, l, 4), pre + "norm3.")
     h = x[:, -1]

@@ -7,9 +7,12 @@ and lvt's outputs, parameter gradients and context gradient are compared:
   outputs (raw, pred): max abs diff <= 1e-5
   gradients: per tensor max|g_lvt - g_ref| / max|g_ref| <= 1e-4 where max|g_ref| is at least
              1e-3 of the largest tensor's; smaller tensors: max abs diff <= 1e-4 * that largest
-Eval cases use the nn.Module; train cases (dropout on) use reference.functional_forward with
-the masks rebuilt from lvt's Philox key by an independent numpy Philox (the functional form is
-itself checked against the nn.Module in the eval cases).
+Outputs are compared with PyTorch's nn.Module (eval cases) and, with gradients, with
+reference.functional_forward, the same math written out (checked against the nn.Module's
+outputs and gradients in the eval cases) that takes lvt's dropout masks, rebuilt from its Philox
+key by an independent numpy Philox (train cases), and lvt's ReLU decisions (pre-activations
+within float32 rounding of 0 would otherwise flip a whole row of the gradient; the test checks
+that the decisions differ only where |h| < 1e-4).
 Usage: test_model_parity.py DRIVER TMPDIR   (exit 0 pass, 1 fail, 77 skip)
 """
 import json
@@ -70,8 +73,14 @@ def run_case(name, driver, args, tmp):
     raw_lvt, pred_lvt = load(out, "raw.f32", (B, D)), load(out, "pred.f32", (B, D))
     dctx_lvt = load(out, "dctx.f32", (B, L, D))
 
-    model = reference.LVMTransformer(D, meta["d_model"], meta["n_heads"], meta["n_layers"],
-                                     meta["ffn"], meta["dropout"]).double()
+    F_ = meta["ffn"]
+    pattern = {l: (load(out, "ffn%d.f32" % l, (B, L, F_)) > 0).double()
+               for l in range(meta["n_layers"])}
+    masks = reference.lvt_masks(meta) if meta["train"] else None
+    p = meta["dropout"]
+    nh, nl = meta["n_heads"], meta["n_layers"]
+
+    model = reference.LVMTransformer(D, meta["d_model"], nh, nl, F_, p).double()
     failures = []
     ref_names = list(model.state_dict().keys())
     if ref_names != list(sd.keys()):
@@ -80,28 +89,58 @@ def run_case(name, driver, args, tmp):
     model.load_state_dict(sd, strict=True)  # raises on any missing/unexpected/shape mismatch
     model.eval()
 
-    if meta["train"]:
-        masks = reference.lvt_masks(meta)
+    def mse(raw, pred):
+        return ((raw - y) ** 2).mean() + 0.5 * ((pred - y) ** 2).mean()
+
+    # lvt's ReLU decisions agree with the float64 ones except within rounding of 0
+    record = {}
+    with torch.no_grad():
+        raw_np, _ = reference.functional_forward(sd, ctx, nh, nl, masks, p, record=record)
+    flips = 0
+    for l in range(nl):
+        ref_pat = (record[l] > 0).double()
+        if masks is not None:
+            ref_pat = ref_pat * masks[(l, 3)]
+        differ = ref_pat != pattern[l]
+        flips += int(differ.sum())
+        if bool((differ & (record[l].abs() > 1e-4)).any()):
+            failures.append("layer %d: lvt's ReLU pattern differs where |h| > 1e-4" % l)
+
+    if masks is not None:
         kept = np.mean([m.mean().item() for m in masks.values()])
-        if not abs(kept - (1 - meta["dropout"])) < 0.05:
-            failures.append("rebuilt masks keep %.3f, expected about %.3f" % (kept, 1 - meta["dropout"]))
-        params = OrderedDict((k, v.clone().requires_grad_(True)) for k, v in sd.items())
-        raw, pred = reference.functional_forward(params, ctx, meta["n_heads"], meta["n_layers"],
-                                                 masks, meta["dropout"])
-        grad_of = lambda k: params[k].grad  # noqa: E731
-        with torch.no_grad():  # the same masks switched off must give another output
-            raw_eval, _ = reference.functional_forward(sd, ctx, meta["n_heads"], meta["n_layers"])
-        if (raw_eval - raw).abs().max().item() < 1e-3:
+        if not abs(kept - (1 - p)) < 0.05:
+            failures.append("rebuilt masks keep %.3f, expected about %.3f" % (kept, 1 - p))
+        with torch.no_grad():  # the same forward without dropout must give another output
+            raw_eval, _ = reference.functional_forward(sd, ctx, nh, nl)
+        if (raw_eval - raw_np).abs().max().item() < 1e-3:
             failures.append("dropout had no effect in the train case")
     else:
-        raw, pred = model(ctx)
-        with torch.no_grad():
-            raw_f, pred_f = reference.functional_forward(sd, ctx, meta["n_heads"], meta["n_layers"])
-        dev = (raw_f - raw).abs().max().item()
-        if dev > 1e-9:
-            failures.append("functional reference deviates from nn.Module by %.3g" % dev)
-        grad_of = lambda k: dict(model.named_parameters())[k].grad  # noqa: E731
+        # eval: PyTorch's own modules give lvt's outputs, and the written-out functional form
+        # equals the nn.Module in outputs and in every gradient
+        ctx_m = ctx.detach().clone().requires_grad_(True)
+        raw_m, pred_m = model(ctx_m)
+        for what, a, b in (("raw", raw_m, raw_lvt), ("pred", pred_m, pred_lvt)):
+            dev = (a.detach() - b).abs().max().item()
+            if not dev <= OUT_TOL:
+                failures.append("nn.Module %s max abs diff %.3g > %.0e" % (what, dev, OUT_TOL))
+        mse(raw_m, pred_m).backward()
+        params_f = OrderedDict((k, v.clone().requires_grad_(True)) for k, v in sd.items())
+        ctx_f = ctx.detach().clone().requires_grad_(True)
+        raw_f, pred_f = reference.functional_forward(params_f, ctx_f, nh, nl)
+        mse(raw_f, pred_f).backward()
+        named = dict(model.named_parameters())
+        dev = (raw_f - raw_m).abs().max().item()
+        gdev = max([(named[k].grad - params_f[k].grad).abs().max().item() /
+                    max(named[k].grad.abs().max().item(), 1e-300) for k in sd] +
+                   [(ctx_m.grad - ctx_f.grad).abs().max().item() / ctx_m.grad.abs().max().item()])
+        if not (dev <= 1e-10 and gdev <= 1e-8):
+            failures.append("functional reference deviates from nn.Module: out %.3g, grad rel %.3g"
+                            % (dev, gdev))
 
+    # lvt against the float64 reference with lvt's masks and ReLU decisions
+    params = OrderedDict((k, v.clone().requires_grad_(True)) for k, v in sd.items())
+    raw, pred = reference.functional_forward(params, ctx, nh, nl, masks, p, relu_pattern=pattern)
+    grad_of = lambda k: params[k].grad  # noqa: E731
     loss = ((raw - y) ** 2).mean() + 0.5 * ((pred - y) ** 2).mean()
     loss.backward()
 
@@ -133,9 +172,9 @@ def run_case(name, driver, args, tmp):
     if not rel_ctx <= GRAD_RTOL:
         failures.append("dctx rel diff %.3g > %.0e" % (rel_ctx, GRAD_RTOL))
     print("%-11s B=%d D=%d d=%d layers=%d: |raw| %.2e |pred| %.2e |loss| %.2e; grads: worst rel "
-          "%.2e (%s) over %d tensors; dctx rel %.2e" %
+          "%.2e (%s) over %d tensors; dctx rel %.2e; ReLU flips at |h|<1e-4: %d" %
           (name, B, D, meta["d_model"], meta["n_layers"], d_raw, d_pred, d_loss, worst_rel,
-           worst_name, n_sig, rel_ctx))
+           worst_name, n_sig, rel_ctx, flips))
     return failures
 
 
