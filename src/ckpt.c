@@ -731,7 +731,8 @@ static int cfg_matches(const char *path, const lvt_model_cfg *f, const lvt_model
     return LVT_OK;
 }
 
-static int read_optim_state(hid_t f, const char *path, lvt_optim *o, lvt_err *e) {
+/* The optimiser's state fields (not its hyperparameters) from /optim into st. */
+static int read_optim_state(hid_t f, const char *path, lvt_optim *st, lvt_err *e) {
     hid_t g = H5Gopen2(f, "optim", H5P_DEFAULT);
     if (g < 0) return lvt_errf(e, "%s: group /optim is missing (a weights-only checkpoint cannot resume training)", path);
     int64_t t, bad_epochs, cooldown, last_epoch, nred, sched_steps;
@@ -741,15 +742,15 @@ static int read_optim_state(hid_t f, const char *path, lvt_optim *o, lvt_err *e)
               attr_read_i64(g, "last_epoch", &last_epoch) || attr_read_i64(g, "n_reductions", &nred) ||
               attr_read_i64(g, "sched_steps", &sched_steps);
     H5Gclose(g);
-    if (bad) return lvt_errf(e, "%s: optimiser state attributes in /optim are missing or invalid", path);
-    o->t = (long)t;
-    o->lr = lr;
-    o->best = best;
-    o->num_bad_epochs = (long)bad_epochs;
-    o->cooldown_counter = (long)cooldown;
-    o->last_epoch = (long)last_epoch;
-    o->n_reductions = (long)nred;
-    o->sched_steps = (long)sched_steps;
+    if (bad || t < 0) return lvt_errf(e, "%s: optimiser state attributes in /optim are missing or invalid", path);
+    st->t = (long)t;
+    st->lr = lr;
+    st->best = best;
+    st->num_bad_epochs = (long)bad_epochs;
+    st->cooldown_counter = (long)cooldown;
+    st->last_epoch = (long)last_epoch;
+    st->n_reductions = (long)nred;
+    st->sched_steps = (long)sched_steps;
     return LVT_OK;
 }
 
@@ -758,8 +759,13 @@ int lvt_ckpt_load(const char *path, lvt_model *m, lvt_optim *o, lvt_ckpt_info *i
     lvt_ckpt_info_init(&local);
     if (o && o->n != m->n_params)
         return lvt_errf(e, "%s: optimiser has %zu parameters, model %zu", path, o->n, m->n_params);
-    float *host = lvt_malloc(m->n_params * sizeof(float), e);
+    /* Everything is read into host memory first: a failure leaves m and o unchanged. */
+    size_t n = m->n_params;
+    float *host = lvt_malloc((o ? 3 : 1) * n * sizeof(float), e);
     if (!host) return LVT_ERROR;
+    lvt_optim st;
+    memset(&st, 0, sizeof st);
+    if (o) st = *o;
     h5_quiet q;
     h5_quiet_on(&q);
     int rc = LVT_ERROR;
@@ -767,19 +773,17 @@ int lvt_ckpt_load(const char *path, lvt_model *m, lvt_optim *o, lvt_ckpt_info *i
     if (f < 0) goto done;
     if (cfg_matches(path, &local.model, &m->cfg, e)) goto done;
     if (read_tensors(f, "params", path, m, host, e)) goto done;
-    m->be->ops->to_device(m->be, m->params, host, m->n_params * sizeof(float));
+    if (o && (read_optim_state(f, path, &st, e) || read_tensors(f, "optim/m", path, m, host + n, e) ||
+              read_tensors(f, "optim/v", path, m, host + 2 * n, e)))
+        goto done;
+    m->be->ops->to_device(m->be, m->params, host, n * sizeof(float));
     if (o) {
-        if (read_optim_state(f, path, o, e)) goto done;
-        /* Read both moments before touching o's buffers: a failure leaves o unchanged. */
-        float *host_v = lvt_malloc(m->n_params * sizeof(float), e);
-        if (!host_v) goto done;
-        if (read_tensors(f, "optim/m", path, m, host, e) || read_tensors(f, "optim/v", path, m, host_v, e)) {
-            free(host_v);
-            goto done;
-        }
-        o->be->ops->to_device(o->be, o->m, host, o->n * sizeof(float));
-        o->be->ops->to_device(o->be, o->v, host_v, o->n * sizeof(float));
-        free(host_v);
+        float *mm = o->m, *vv = o->v;
+        *o = st;
+        o->m = mm;
+        o->v = vv;
+        o->be->ops->to_device(o->be, o->m, host + n, n * sizeof(float));
+        o->be->ops->to_device(o->be, o->v, host + 2 * n, n * sizeof(float));
     }
     rc = LVT_OK;
 done:

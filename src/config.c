@@ -374,6 +374,11 @@ void lvt_override_apply(const lvt_override *ov, lvt_objective_cfg *obj, double *
     if ((ov->set & LVT_OV_LR) && lr) *lr = ov->lr;
 }
 
+void lvt_override_merge(lvt_override *dst, const lvt_override *src) {
+    lvt_override_apply(src, &dst->obj, &dst->lr);
+    dst->set |= src->set;
+}
+
 void lvt_config_at_epoch(const lvt_config *c, int epoch, lvt_objective_cfg *obj, double *lr) {
     *obj = c->objective;
     if (lr) *lr = c->optim.lr;

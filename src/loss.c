@@ -260,10 +260,13 @@ int lvt_loss_step(lvt_loss *l, lvt_model *m, const lvt_objective_cfg *obj,
                     o->scale_rows_add(be, VEC(V_COEF), 1, 1.0f, l->diff, D, DPRED(h), D, B, D);
                 }
             } else {
-                /* term = scale · relu(mean_b cos(p_{h-1}, p_h) - thr) · frac */
+                /* term = scale · relu(mean_b cos(p_{h-1}, p_h) - thr) · frac; every rank holds
+                 * the same world-batch mean, so each logs its share B / world_count of the
+                 * term (the logged terms are summed over ranks) */
                 const float th = (float)obj->flat_threshold, fs = (float)obj->flat_scale;
                 o->vmap(be, LVT_VMAP_AFFINE, sc + S_FLAT(l, h), NULL, 0, NULL, 1.0f / wc, 0.0f, X + X_TMP, 1);
-                o->vmap(be, LVT_VMAP_RELU_SHIFT, X + X_TMP, NULL, 0, NULL, th, fs * frac / (float)H, X + X_FLAT, 1);
+                o->vmap(be, LVT_VMAP_RELU_SHIFT, X + X_TMP, NULL, 0, NULL, th, fs * frac / (float)H * ((float)B / wc),
+                        X + X_FLAT, 1);
                 o->add(be, sc + LVT_TERM_ROLL, X + X_FLAT, sc + LVT_TERM_ROLL, 1);
                 /* d/dp: coef = λ_roll/H · scale · step(mean - thr) · frac / world_count */
                 o->vmap(be, LVT_VMAP_STEP_SHIFT, X + X_TMP, NULL, 0, NULL, th, lr_h * fs * frac / wc, VEC(V_COEF), 1);

@@ -328,6 +328,11 @@ int lvt_model_forward(lvt_model *m, int slot, const float *ctx, int B, int train
     const float *xin = s->x0;
     for (int l = 0; l < c->n_layers; l++) {
         layer_acts *la = &s->layers[l];
+        /* The last layer ("tail") only computes what the head reads: every position's keys and
+         * values, but queries, out_proj, residuals, norms and the FFN for position L-1 only
+         * (M = B rows, one query per sample, no mask needed). */
+        const int tail = l == c->n_layers - 1;
+        const int M = tail ? B : N, Lq = tail ? 1 : L, rows = tail ? 1 : L;
         if (drop) {
             k1.site = LVT_SITE_LAYER(l, 1);
             k2.site = LVT_SITE_LAYER(l, 2);
@@ -338,41 +343,48 @@ int lvt_model_forward(lvt_model *m, int slot, const float *ctx, int B, int train
         }
         /* x1 = LN1(x + Drop(SelfAttn(x, causal))) */
         linear_fwd(be, xin, d, LP(m, W, l, T_SA_W), LP(m, W, l, T_SA_B), la->qkv, 3 * d, N, d, 3 * d);
-        o->attention_fwd(be, la->qkv, 3 * d, la->qkv + d, 3 * d, la->qkv + 2 * d, 3 * d, la->att1, d,
-                         la->probs1, la->m_att1, B, L, L, H, hd, 1, drop ? &k5 : NULL);
-        linear_fwd(be, la->att1, d, LP(m, W, l, T_SO_W), LP(m, W, l, T_SO_B), a->bufA, d, N, d, d);
-        residual_fwd(be, a->bufA, xin, la->r1, la->m_drop1, B, L * d, drop ? &k1 : NULL);
+        const float *q1 = tail ? la->qkv + (size_t)(L - 1) * 3 * d : la->qkv;
+        o->attention_fwd(be, q1, tail ? L * 3 * d : 3 * d, la->qkv + d, 3 * d, la->qkv + 2 * d,
+                         3 * d, la->att1, d, la->probs1, la->m_att1, B, Lq, L, H, hd, !tail,
+                         drop ? &k5 : NULL);
+        linear_fwd(be, la->att1, d, LP(m, W, l, T_SO_W), LP(m, W, l, T_SO_B), a->bufA, d, M, d, d);
+        const float *xres = xin;
+        if (tail) { /* the residual input: position L-1 of every sample, gathered */
+            o->copy_rows(be, a->bufC, d, xin + (size_t)(L - 1) * d, L * d, B, d);
+            xres = a->bufC;
+        }
+        residual_fwd(be, a->bufA, xres, la->r1, la->m_drop1, B, rows * d, drop ? &k1 : NULL);
         o->layernorm_fwd(be, la->r1, LP(m, W, l, T_N1_W), LP(m, W, l, T_N1_B), la->x1, la->mean1,
-                         la->rstd1, N, d, LN_EPS);
+                         la->rstd1, M, d, LN_EPS);
         /* x2 = LN2(x1 + Drop(CrossAttn(q = x1, kv = mem, causal))) */
         float *Wc = LP(m, W, l, T_CA_W), *bc = LP(m, W, l, T_CA_B);
-        linear_fwd(be, la->x1, d, Wc, bc, la->q2, d, N, d, d);
+        linear_fwd(be, la->x1, d, Wc, bc, la->q2, d, M, d, d);
         linear_fwd(be, s->x0, d, Wc + (size_t)d * d, bc + d, la->kv2, 2 * d, N, d, 2 * d);
         o->attention_fwd(be, la->q2, d, la->kv2, 2 * d, la->kv2 + d, 2 * d, la->att2, d, la->probs2,
-                         la->m_att2, B, L, L, H, hd, 1, drop ? &k6 : NULL);
-        linear_fwd(be, la->att2, d, LP(m, W, l, T_CO_W), LP(m, W, l, T_CO_B), a->bufA, d, N, d, d);
-        residual_fwd(be, a->bufA, la->x1, la->r2, la->m_drop2, B, L * d, drop ? &k2 : NULL);
+                         la->m_att2, B, Lq, L, H, hd, !tail, drop ? &k6 : NULL);
+        linear_fwd(be, la->att2, d, LP(m, W, l, T_CO_W), LP(m, W, l, T_CO_B), a->bufA, d, M, d, d);
+        residual_fwd(be, a->bufA, la->x1, la->r2, la->m_drop2, B, rows * d, drop ? &k2 : NULL);
         o->layernorm_fwd(be, la->r2, LP(m, W, l, T_N2_W), LP(m, W, l, T_N2_B), la->x2, la->mean2,
-                         la->rstd2, N, d, LN_EPS);
+                         la->rstd2, M, d, LN_EPS);
         /* x3 = LN3(x2 + Drop(W2 Drop(ReLU(W1 x2)))) */
         if (drop) {
-            linear_fwd(be, la->x2, d, LP(m, W, l, T_L1_W), LP(m, W, l, T_L1_B), la->a, F, N, d, F);
-            o->relu_fwd(be, la->a, a->F1, (size_t)N * F);
-            o->dropout_fwd(be, a->F1, la->a, la->m_drop3, B, L * F, &k3);
+            linear_fwd(be, la->x2, d, LP(m, W, l, T_L1_W), LP(m, W, l, T_L1_B), la->a, F, M, d, F);
+            o->relu_fwd(be, la->a, a->F1, (size_t)M * F);
+            o->dropout_fwd(be, a->F1, la->a, la->m_drop3, B, rows * F, &k3);
         } else {
-            linear_fwd(be, la->x2, d, LP(m, W, l, T_L1_W), LP(m, W, l, T_L1_B), a->F1, F, N, d, F);
-            o->relu_fwd(be, a->F1, la->a, (size_t)N * F);
+            linear_fwd(be, la->x2, d, LP(m, W, l, T_L1_W), LP(m, W, l, T_L1_B), a->F1, F, M, d, F);
+            o->relu_fwd(be, a->F1, la->a, (size_t)M * F);
         }
-        linear_fwd(be, la->a, F, LP(m, W, l, T_L2_W), LP(m, W, l, T_L2_B), a->bufA, d, N, F, d);
-        residual_fwd(be, a->bufA, la->x2, la->r3, la->m_drop4, B, L * d, drop ? &k4 : NULL);
+        linear_fwd(be, la->a, F, LP(m, W, l, T_L2_W), LP(m, W, l, T_L2_B), a->bufA, d, M, F, d);
+        residual_fwd(be, a->bufA, la->x2, la->r3, la->m_drop4, B, rows * d, drop ? &k4 : NULL);
         o->layernorm_fwd(be, la->r3, LP(m, W, l, T_N3_W), LP(m, W, l, T_N3_B), la->x3, la->mean3,
-                         la->rstd3, N, d, LN_EPS);
+                         la->rstd3, M, d, LN_EPS);
         xin = la->x3;
     }
 
-    /* head on the last position: raw = Linear(LN(GELU(Linear(h)))), pred = raw / ||raw|| */
-    const float *h = xin + (size_t)(L - 1) * d; /* rows b*L + L-1: leading dimension L*d */
-    linear_fwd(be, h, L * d, GP(m, W, G_H0_W), GP(m, W, G_H0_B), s->g0, d, B, d, d);
+    /* head (xin = the last layer's output, [B, d], position L-1 only):
+     * raw = Linear(LN(GELU(Linear(h)))), pred = raw / ||raw|| */
+    linear_fwd(be, xin, d, GP(m, W, G_H0_W), GP(m, W, G_H0_B), s->g0, d, B, d, d);
     o->gelu_fwd(be, s->g0, s->g1, (size_t)B * d);
     o->layernorm_fwd(be, s->g1, GP(m, W, G_H2_W), GP(m, W, G_H2_B), s->g2, s->hmean, s->hrstd, B, d,
                      LN_EPS);
@@ -426,71 +438,87 @@ int lvt_model_backward2(lvt_model *m, int slot, const float *draw, const float *
     o->layernorm_bwd(be, a->hd1, s->g1, s->hmean, s->hrstd, GP(m, W, G_H2_W), a->hd2,
                      GP(m, G, G_H2_W), GP(m, G, G_H2_B), B, d);
     o->gelu_bwd(be, a->hd2, s->g0, a->hd1, (size_t)B * d);
-    const float *xlast = s->layers[c->n_layers - 1].x3;
     float *dX = a->bufA, *dR = a->bufB, *T = a->bufC;
-    o->zero(be, dX, nd * sizeof(float));
-    linear_bwd(be, a->hd1, d, xlast + (size_t)(L - 1) * d, L * d, GP(m, W, G_H0_W),
-               GP(m, G, G_H0_W), GP(m, G, G_H0_B), dX + (size_t)(L - 1) * d, L * d, 0, B, d, d);
+    linear_bwd(be, a->hd1, d, s->layers[c->n_layers - 1].x3, d, GP(m, W, G_H0_W), GP(m, G, G_H0_W),
+               GP(m, G, G_H0_B), dX, d, 0, B, d, d);
     o->zero(be, a->dmem, nd * sizeof(float));
 
     for (int l = c->n_layers - 1; l >= 0; l--) {
         layer_acts *la = &s->layers[l];
         const float *xin = l ? s->layers[l - 1].x3 : s->x0;
+        const int tail = l == c->n_layers - 1;
+        const int M = tail ? B : N, Lq = tail ? 1 : L;
+        const size_t md = (size_t)M * d;
         const float *t;
         /* LN3 and the feed-forward block; dR = d x2 at the end */
         o->layernorm_bwd(be, dX, la->r3, la->mean3, la->rstd3, LP(m, W, l, T_N3_W), dR,
-                         LP(m, G, l, T_N3_W), LP(m, G, l, T_N3_B), N, d);
+                         LP(m, G, l, T_N3_W), LP(m, G, l, T_N3_B), M, d);
         t = dR;
         if (drop) {
-            o->dropout_bwd(be, dR, la->m_drop4, T, nd, p);
+            o->dropout_bwd(be, dR, la->m_drop4, T, md, p);
             t = T;
         }
         linear_bwd(be, t, d, la->a, F, LP(m, W, l, T_L2_W), LP(m, G, l, T_L2_W),
-                   LP(m, G, l, T_L2_B), a->F1, F, 0, N, F, d);
+                   LP(m, G, l, T_L2_B), a->F1, F, 0, M, F, d);
         float *dh = a->F2;
         if (drop) {
-            o->dropout_bwd(be, a->F1, la->m_drop3, a->F2, (size_t)N * F, p);
-            o->relu_bwd(be, a->F2, la->a, a->F1, (size_t)N * F); /* a > 0 exactly where h > 0 & kept */
+            o->dropout_bwd(be, a->F1, la->m_drop3, a->F2, (size_t)M * F, p);
+            o->relu_bwd(be, a->F2, la->a, a->F1, (size_t)M * F); /* a > 0 exactly where h > 0 & kept */
             dh = a->F1;
         } else {
-            o->relu_bwd(be, a->F1, la->a, a->F2, (size_t)N * F);
+            o->relu_bwd(be, a->F1, la->a, a->F2, (size_t)M * F);
         }
         linear_bwd(be, dh, F, la->x2, d, LP(m, W, l, T_L1_W), LP(m, G, l, T_L1_W),
-                   LP(m, G, l, T_L1_B), dR, d, 1, N, d, F);
+                   LP(m, G, l, T_L1_B), dR, d, 1, M, d, F);
         /* LN2 and cross-attention; dX = d x1 at the end, dmem accumulates */
         o->layernorm_bwd(be, dR, la->r2, la->mean2, la->rstd2, LP(m, W, l, T_N2_W), dX,
-                         LP(m, G, l, T_N2_W), LP(m, G, l, T_N2_B), N, d);
+                         LP(m, G, l, T_N2_W), LP(m, G, l, T_N2_B), M, d);
         t = dX;
         if (drop) {
-            o->dropout_bwd(be, dX, la->m_drop2, T, nd, p);
+            o->dropout_bwd(be, dX, la->m_drop2, T, md, p);
             t = T;
         }
         linear_bwd(be, t, d, la->att2, d, LP(m, W, l, T_CO_W), LP(m, G, l, T_CO_W),
-                   LP(m, G, l, T_CO_B), dR, d, 0, N, d, d);
+                   LP(m, G, l, T_CO_B), dR, d, 0, M, d, d);
         o->attention_bwd(be, dR, d, la->q2, d, la->kv2, 2 * d, la->kv2 + d, 2 * d, la->probs2,
-                         drop ? la->m_att2 : NULL, p, T, a->d2, a->d2 + d, B, L, L, H, hd);
+                         drop ? la->m_att2 : NULL, p, T, a->d2, a->d2 + d, B, Lq, L, H, hd);
         float *Wc = LP(m, W, l, T_CA_W), *dWc = LP(m, G, l, T_CA_W), *dbc = LP(m, G, l, T_CA_B);
-        linear_bwd(be, T, d, la->x1, d, Wc, dWc, dbc, dX, d, 1, N, d, d);
+        linear_bwd(be, T, d, la->x1, d, Wc, dWc, dbc, dX, d, 1, M, d, d);
         linear_bwd(be, a->d2, 2 * d, s->x0, d, Wc + (size_t)d * d, dWc + (size_t)d * d, dbc + d,
                    a->dmem, d, 1, N, d, 2 * d);
-        /* LN1 and self-attention; dR = d xin at the end */
+        /* LN1 and self-attention; d xin ends in dR (dX for the tail) */
         o->layernorm_bwd(be, dX, la->r1, la->mean1, la->rstd1, LP(m, W, l, T_N1_W), dR,
-                         LP(m, G, l, T_N1_W), LP(m, G, l, T_N1_B), N, d);
+                         LP(m, G, l, T_N1_W), LP(m, G, l, T_N1_B), M, d);
         t = dR;
         if (drop) {
-            o->dropout_bwd(be, dR, la->m_drop1, T, nd, p);
+            o->dropout_bwd(be, dR, la->m_drop1, T, md, p);
             t = T;
         }
         linear_bwd(be, t, d, la->att1, d, LP(m, W, l, T_SO_W), LP(m, G, l, T_SO_W),
-                   LP(m, G, l, T_SO_B), dX, d, 0, N, d, d);
-        o->attention_bwd(be, dX, d, la->qkv, 3 * d, la->qkv + d, 3 * d, la->qkv + 2 * d, 3 * d,
-                         la->probs1, drop ? la->m_att1 : NULL, p, a->d3, a->d3 + d, a->d3 + 2 * d, B,
-                         L, L, H, hd);
-        linear_bwd(be, a->d3, 3 * d, xin, d, LP(m, W, l, T_SA_W), LP(m, G, l, T_SA_W),
-                   LP(m, G, l, T_SA_B), dR, d, 1, N, d, 3 * d);
-        float *sw = dX; /* the gradient w.r.t. this layer's input becomes the next dX */
-        dX = dR;
-        dR = sw;
+                   LP(m, G, l, T_SO_B), dX, d, 0, M, d, d);
+        if (tail) {
+            /* one query per sample: dq lands in rows b*L + L-1 of d3, the other rows' dq are 0;
+             * the residual gradient dR goes to those rows of d xin (built in dX) */
+            int ldq1 = L * 3 * d;
+            o->zero(be, a->d3, (size_t)N * 3 * d * sizeof(float));
+            o->attention_bwd(be, dX, d, la->qkv + (size_t)(L - 1) * 3 * d, ldq1, la->qkv + d, 3 * d,
+                             la->qkv + 2 * d, 3 * d, la->probs1, drop ? la->m_att1 : NULL, p,
+                             a->d3 + (size_t)(L - 1) * 3 * d, a->d3 + d, a->d3 + 2 * d, B, 1, L, H,
+                             hd);
+            o->zero(be, dX, nd * sizeof(float));
+            o->copy_rows(be, dX + (size_t)(L - 1) * d, L * d, dR, d, B, d);
+            linear_bwd(be, a->d3, 3 * d, xin, d, LP(m, W, l, T_SA_W), LP(m, G, l, T_SA_W),
+                       LP(m, G, l, T_SA_B), dX, d, 1, N, d, 3 * d);
+        } else {
+            o->attention_bwd(be, dX, d, la->qkv, 3 * d, la->qkv + d, 3 * d, la->qkv + 2 * d, 3 * d,
+                             la->probs1, drop ? la->m_att1 : NULL, p, a->d3, a->d3 + d,
+                             a->d3 + 2 * d, B, L, L, H, hd);
+            linear_bwd(be, a->d3, 3 * d, xin, d, LP(m, W, l, T_SA_W), LP(m, G, l, T_SA_W),
+                       LP(m, G, l, T_SA_B), dR, d, 1, N, d, 3 * d);
+            float *sw = dX; /* the gradient w.r.t. this layer's input becomes the next dX */
+            dX = dR;
+            dR = sw;
+        }
     }
     /* x0 feeds layer 0 and every cross-attention's k|v */
     o->add(be, dX, a->dmem, dX, nd);

@@ -278,6 +278,19 @@ int main(void) {
     H5Ldelete(f, "/params/head.3.bias", H5P_DEFAULT);
     H5Fclose(f);
     expect_load_fail(p2, &cfg, be, "tensor /params/head.3.bias is missing");
+    /* a failed load leaves the model and the optimiser unchanged */
+    snprintf(p2, sizeof p2, "%s/missing_moment.h5", dir);
+    copy_file(path, p2, -1);
+    f = h5_open_rw(p2);
+    H5Ldelete(f, "/optim/v/head.0.weight", H5P_DEFAULT);
+    H5Fclose(f);
+    for (size_t i = 0; i < m2.n_params; i++) m2.params[i] = 0.25f;
+    o2.t = 4242;
+    o2.lr = 0.5;
+    CHECK(lvt_ckpt_load(p2, &m2, &o2, NULL, &e) != 0, "a missing moment must fail");
+    CHECK_MSG(e.msg, "tensor /optim/v/head.0.weight is missing");
+    CHECK(o2.t == 4242 && o2.lr == 0.5 && m2.params[0] == 0.25f && m2.params[m2.n_params - 1] == 0.25f,
+          "a failed load modified the model or optimiser");
     /* wrong shape */
     snprintf(p2, sizeof p2, "%s/shape.h5", dir);
     copy_file(path, p2, -1);

@@ -82,6 +82,7 @@ static const bad_case BAD[] = {
     {"{\"train\": {\"zzzzzz\": 1}}", "train.zzzzzz: unknown key (allowed: epochs, global_batch"},
     {"{\"optim\": {\"plateau\": {\"factr\": 0.3}}}", "optim.plateau.factr: unknown key, did you mean factor?"},
     {"{\"train\": {\"epochs\": 3, \"epochs\": 4}}", "train.epochs: duplicate key"},
+    {"{\"train\": {\"ep\nochs\": 3}}", "train.ep?ochs: unknown key"}, /* a raw newline stays off the line */
     /* wrong types */
     {"{\"train\": {\"epochs\": \"20\"}}", "train.epochs: expected an integer, got string \"20\""},
     {"{\"train\": {\"epochs\": 2.5}}", "train.epochs: expected an integer, got number 2.5"},
@@ -426,6 +427,20 @@ static void test_recipes(void) {
     CHECK(glr == 2.5e-4 && !strcmp(got.context_drop_mode, "zero") && got.lambda_roll == 0.03, "apply lr + mode");
     CHECK(!strcmp(lvt_override_describe(&ov, desc, sizeof desc), "context_drop_mode=zero, lr=0.00025"), "describe '%s'",
           desc);
+
+    /* tripwires 0 and 3 both fired: the accumulated override sets lambda_roll (last wins) and
+     * applied after the phases of epoch 10 it beats the phase value 0.10 */
+    lvt_override acc = {0};
+    lvt_override_merge(&acc, &t[1].ov);
+    lvt_override_merge(&acc, &t[3].ov);
+    lvt_override_merge(&acc, &ov);
+    CHECK(acc.set == (LVT_OV_LAMBDA_DIR | LVT_OV_LAMBDA_ROLL | LVT_OV_LR | LVT_OV_CONTEXT_DROP_MODE) &&
+              acc.obj.lambda_dir == 0.001 && acc.obj.lambda_roll == 0.03 && acc.lr == 2.5e-4 &&
+              !strcmp(acc.obj.context_drop_mode, "zero"), "merge");
+    lvt_config_at_epoch(c, 10, &o, &lr);
+    lvt_override_apply(&acc, &o, &lr);
+    CHECK(o.lambda_roll == 0.03 && o.lambda_dir == 0.001 && o.lambda_fut == 0.002 && o.rollout_h == 3 && lr == 2.5e-4,
+          "phases then tripwires");
     free(c);
 }
 

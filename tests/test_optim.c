@@ -120,7 +120,10 @@ int main(void) {
         CHECK(moved > 1e-3, "the reference parameters did not move (%g)", moved);
         CHECK(dp <= 1e-6 * pmax, "params differ from torch by %g", dp);
         CHECK(dm <= 1e-6 * mmax, "exp_avg differs from torch by %g", dm);
-        CHECK(dv <= 1e-6 * vmax, "exp_avg_sq differs from torch by %g", dv);
+        /* A failure of only this check with a relative error ~1.3e-5 means the backend computes
+         * 1 - beta2 from a float beta2 ((float)0.999 != 0.999): ops->adamw must take double
+         * hyperparameters, as torch computes these scalars in double. */
+        CHECK(dv <= 1e-6 * vmax, "exp_avg_sq differs from torch by %g (relative %g)", dv, dv / vmax);
         int clipped = 0, unclipped = 0;
         for (int s = 0; s < N_STEPS; s++) {
             CHECK(fabs(norms[s] - rnorms[s]) <= 1e-5 * rnorms[s], "step %d: norm %.9g vs torch %.9g", s, norms[s],

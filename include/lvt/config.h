@@ -156,6 +156,10 @@ int lvt_config_load_sets(lvt_config *c, const char *path, const char *const *set
  * (Tripwire overrides are run state and belong to the train loop.) */
 void lvt_config_at_epoch(const lvt_config *c, int epoch, lvt_objective_cfg *obj, double *lr);
 
+/* Fold src into dst: dst then sets every knob either sets, src's value winning (the train loop
+ * keeps one accumulated override of the tripwires that fired and applies it after the phases). */
+void lvt_override_merge(lvt_override *dst, const lvt_override *src);
+
 /* "lambda_roll=0.03, lr=0.0001": the knobs an override sets, for logs. Returns buf. */
 const char *lvt_override_describe(const lvt_override *ov, char *buf, size_t n);
 

@@ -66,9 +66,9 @@ typedef struct lvt_inspect_stats {
     double copy_last;       /* = profile[L-1] */
     double mean_ctx;        /* mean cos(mean of the context, target) */
     int have_forward;       /* 0 when too few windows (or L < 2) for the score */
-    double fwd_next;        /* mean cos(G c_t, c_{t+1}) on held-out windows */
-    double fwd_prev;        /* mean cos(G c_t, c_{t-1}) on the same windows */
-    double forward_signal;  /* fwd_next - fwd_prev (docs/synth.md) */
+    double forward_x;       /* D * mean (c_{t+1} - c_{t-1}) . A c_t, A fitted on the other half:
+                               an unbiased estimate of 2 D |antisym. lag-1 cross-cov|^2 */
+    double forward_signal;  /* signed sqrt of forward_x (docs/synth.md); about 0 = none */
 } lvt_inspect_stats;
 
 void lvt_inspect_defaults(lvt_inspect_opts *o);

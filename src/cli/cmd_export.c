@@ -8,7 +8,7 @@
 
 int cmd_export(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: lvt export CKPT.h5 --out MODEL.safetensors\n\n"
+        printf("usage: lvt export CKPT.h5 --out MODEL.safetensors   (or: lvt export CKPT.h5 MODEL.safetensors)\n\n"
                "Writes the checkpoint's parameters as float32 safetensors (PyTorch state_dict names,\n"
                "the model's order) with the model config in __metadata__. The input may also be a\n"
                "safetensors file (re-export). See docs/checkpoints.md.\n");
@@ -20,8 +20,9 @@ int cmd_export(int argc, char **argv) {
         if (r < 0) return 1;
         if (r) continue;
         if (argv[i][0] == '-') return cli_fail("export", "unknown option '%s' (see lvt export --help)", argv[i]);
-        if (in) return cli_fail("export", "unexpected argument '%s'", argv[i]);
-        in = argv[i];
+        if (!in) in = argv[i];
+        else if (!out) out = argv[i]; /* `lvt export CKPT.h5 OUT.safetensors` (SPEC §8) also works */
+        else return cli_fail("export", "unexpected argument '%s'", argv[i]);
     }
     if (!in) return cli_fail("export", "missing CKPT.h5 (see lvt export --help)");
     if (!out) return cli_fail("export", "missing --out MODEL.safetensors");

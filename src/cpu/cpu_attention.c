@@ -19,12 +19,9 @@ static void check_lk(int Lk) {
 /* Keep flags of elements e0 .. e0+n-1 of one sample (same draws as cpu_dropout_fwd). */
 static void drop_row(const lvt_dropout_key *key, uint64_t sample, uint64_t e0, int n,
                      uint8_t *keep) {
-    lvt_philox_ctr r = {{0, 0, 0, 0}};
-    for (int j = 0; j < n; j++) {
-        uint64_t e = e0 + (uint64_t)j;
-        if (j == 0 || (e & 3) == 0) r = lvt_rng_block(key->seed, key->step, key->site, sample, e);
-        keep[j] = lvt_u32_to_unit(r.v[e & 3]) >= key->p;
-    }
+    uint32_t w[LVT_CPU_ATTN_MAX_LK];
+    cpu_rng_words(key->seed, key->step, key->site, sample, e0, n, w);
+    for (int j = 0; j < n; j++) keep[j] = lvt_u32_to_unit(w[j]) >= key->p;
 }
 
 void cpu_attention_fwd(lvt_backend *be, const float *q, int ldq, const float *k, int ldk,
@@ -47,6 +44,7 @@ void cpu_attention_fwd(lvt_backend *be, const float *q, int ldq, const float *k,
                 for (int j = 0; j < jn; j++) {
                     const float *kj = k + (size_t)(b * Lk + j) * ldk + (size_t)h * hd;
                     float s = 0.0f;
+#pragma omp simd reduction(+ : s)
                     for (int c = 0; c < hd; c++) s += qi[c] * kj[c];
                     p[j] = s * scale;
                     if (p[j] > mx) mx = p[j];
@@ -113,6 +111,7 @@ void cpu_attention_bwd(lvt_backend *be, const float *dout, int ldo, const float 
                     float f = keep ? (keep[j] ? dscale : 0.0f) : 1.0f;
                     float pd = P[j] * f;
                     float s = 0.0f;
+#pragma omp simd reduction(+ : s)
                     for (int c = 0; c < hd; c++) {
                         s += doi[c] * vj[c];
                         dvj[c] += pd * doi[c];

@@ -11,6 +11,10 @@ void lvt_cpu_backend_destroy(lvt_backend *be);
 /* Longest key sequence the fused CPU attention handles (one row of scores on the stack). */
 #define LVT_CPU_ATTN_MAX_LK 1024
 
+/* cpu_rng.c: w[i] = lvt_rng_u32(seed, step, site, sample, e0 + i) for i in [0, n), batched */
+void cpu_rng_words(uint64_t seed, uint64_t step, uint32_t site, uint64_t sample, uint64_t e0,
+                   int n, uint32_t *w);
+
 /* cpu_dense.c */
 void cpu_gemm(lvt_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);

@@ -68,6 +68,7 @@ void cpu_dot_rows(lvt_backend *be, const float *a, int lda, const float *b, int 
     for (int m = 0; m < M; m++) {
         const float *ar = a + (size_t)m * lda, *br = b + (size_t)m * ldb;
         float s = 0.0f;
+#pragma omp simd reduction(+ : s)
         for (int j = 0; j < N; j++) s += ar[j] * br[j];
         out[m] = s;
     }

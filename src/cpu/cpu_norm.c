@@ -156,14 +156,14 @@ void cpu_dropout_fwd(lvt_backend *be, const float *x, float *y, uint8_t *mask, i
         const float *xr = x + (size_t)s * per_sample;
         float *yr = y + (size_t)s * per_sample;
         uint8_t *mr = mask ? mask + (size_t)s * per_sample : NULL;
-        for (int e0 = 0; e0 < per_sample; e0 += 4) {
-            lvt_philox_ctr r = lvt_rng_block(key->seed, key->step, key->site, sample, (uint64_t)e0);
-            int e1 = e0 + 4 < per_sample ? e0 + 4 : per_sample;
-            for (int e = e0; e < e1; e++) {
-                int keep = lvt_u32_to_unit(r.v[e - e0]) >= p;
-                yr[e] = keep ? xr[e] * scale : 0.0f;
-                if (mr) mr[e] = (uint8_t)keep;
-            }
+        uint32_t w[256];
+        for (int e0 = 0; e0 < per_sample; e0 += 256) {
+            int m = per_sample - e0 < 256 ? per_sample - e0 : 256;
+            cpu_rng_words(key->seed, key->step, key->site, sample, (uint64_t)e0, m, w);
+            uint8_t keep[256];
+            for (int j = 0; j < m; j++) keep[j] = lvt_u32_to_unit(w[j]) >= p;
+            for (int j = 0; j < m; j++) yr[e0 + j] = keep[j] ? xr[e0 + j] * scale : 0.0f;
+            if (mr) memcpy(mr + e0, keep, (size_t)m);
         }
     }
 }

@@ -134,8 +134,9 @@ int main(int argc, char **argv) {
     for (int l = 0; l < cfg.n_layers; l++) {
         char name[64];
         snprintf(name, sizeof name, "ffn%d.f32", l);
-        be->ops->to_host(be, ffn, lvt_model_saved(&m, 0, l, "ffn"), nf * sizeof(float));
-        bad |= write_f32(out, name, ffn, nf);
+        size_t n = l == cfg.n_layers - 1 ? nf / L : nf; /* the last layer: position L-1 only */
+        be->ops->to_host(be, ffn, lvt_model_saved(&m, 0, l, "ffn"), n * sizeof(float));
+        bad |= write_f32(out, name, ffn, n);
     }
     free(ffn);
     char path[1200];

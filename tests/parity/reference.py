@@ -162,16 +162,30 @@ def dropout_keep(seed, step, site, sample_base, n_samples, per_sample, p):
 
 
 def lvt_masks(meta):
-    """Rebuild every dropout mask of an lvt train-mode forward from its key (docs/model.md)."""
+    """Rebuild every dropout mask of an lvt train-mode forward from its key (docs/model.md).
+    The last layer computes position L-1 only, so its masks are drawn per sample for that
+    position alone (element c, or h*L + j for the attention weights of query L-1); the masks of
+    its other positions do not reach the output and are set to 1 here."""
     B, L, d, H, F_ = meta["batch"], meta["context_len"], meta["d_model"], meta["n_heads"], meta["ffn"]
     k = meta["key"]
     p = meta["dropout"]
+    nl = meta["n_layers"]
     masks = {}
-    for l in range(meta["n_layers"]):
-        for site, shape in ((1, (L, d)), (2, (L, d)), (3, (L, F_)), (4, (L, d)), (5, (H, L, L)),
-                            (6, (H, L, L))):
+    for l in range(nl):
+        for site, width in ((1, d), (2, d), (3, F_), (4, d), (5, None), (6, None)):
             sid = k["site_base"] + 8 * l + site
-            keep = dropout_keep(k["seed"], k["step"], sid, k["sample_base"], B,
-                                int(np.prod(shape)), p)
-            masks[(l, site)] = torch.tensor(keep.reshape((B,) + shape), dtype=torch.float64)
+            attn = width is None
+            shape = (H, L, L) if attn else (L, width)
+            if l < nl - 1:
+                keep = dropout_keep(k["seed"], k["step"], sid, k["sample_base"], B,
+                                    int(np.prod(shape)), p).reshape((B,) + shape)
+            else:
+                keep = np.ones((B,) + shape, dtype=bool)
+                per = H * L if attn else width
+                last = dropout_keep(k["seed"], k["step"], sid, k["sample_base"], B, per, p)
+                if attn:
+                    keep[:, :, L - 1, :] = last.reshape(B, H, L)
+                else:
+                    keep[:, L - 1, :] = last
+            masks[(l, site)] = torch.tensor(keep, dtype=torch.float64)
     return masks
