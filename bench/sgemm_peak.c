@@ -75,8 +75,8 @@ int main(int argc, char **argv) {
         B[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
     }
     const char *omp = getenv("OMP_NUM_THREADS"), *ob = getenv("OPENBLAS_NUM_THREADS");
-    printf("sgemm peak (OpenBLAS via lvt cpu backend), OMP_NUM_THREADS=%s OPENBLAS_NUM_THREADS=%s\n",
-           omp ? omp : "unset", ob ? ob : "unset");
+    printf("sgemm peak (OpenBLAS via lvt cpu backend), OMP_NUM_THREADS=%s "
+           "OPENBLAS_NUM_THREADS=%s\n", omp ? omp : "unset", ob ? ob : "unset");
     print_load("at start");
     printf("%6s %6s %6s   %9s %9s %9s   (GFLOP/s; NT = x W^T, NN = dy W, TN = dy^T x)\n", "M", "N",
            "K", "NT", "NN", "TN");

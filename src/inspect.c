@@ -79,34 +79,44 @@ static void adjacent_stats(const lvt_store *s, lvt_inspect_stats *st) {
     st->adjacent_pairs = n_pair ? pair_sum / (double)n_pair : NAN;
 }
 
-/* Forward signal (docs/synth.md): on one half of the windows, G = mean of y c^T (c = last
- * context row, y = target) and A = its antisymmetric part; on the other half
- * x = D * mean of (next - prev) . A c. E[x] = 2 D |A_true|^2: 0 for time-reversible data (their
- * lag-1 cross-covariance is symmetric), positive when the future follows a map the past does
- * not. Both halves take each role once. rows holds (prev, last, next) rows per window. */
+/* Forward signal (docs/synth.md). The sampled windows are split by article parity into two
+ * independent halves. On one half, G = mean of y c^T (c = last context row, y = target) and A =
+ * its antisymmetric part; on the other, x = D * mean of (next - prev) . A c. Each half takes
+ * each role once. E[x] = 2 D |A_true|^2 >= 0: 0 for time-reversible data (their lag-1
+ * cross-covariance is symmetric), positive when the future follows a map that the past does not
+ * (reversing time gives the same value). rows holds (prev, last, next, half) per window. */
 static int forward_stats(const lvt_store *s, const int64_t *rows, int64_t n, lvt_inspect_stats *st,
                          lvt_err *e) {
     int D = s->dim;
-    int64_t nh[2] = {(n + 1) / 2, n / 2}; /* half 0: even positions, half 1: odd */
-    float *C = lvt_malloc(sizeof(float) * (size_t)nh[0] * D, e);
-    float *Y = lvt_malloc(sizeof(float) * (size_t)nh[0] * D, e);
+    int64_t nh[2] = {0, 0};
+    for (int64_t k = 0; k < n; k++) nh[rows[4 * k + 3]]++;
+    if (nh[0] == 0 || nh[1] == 0) return LVT_OK; /* one article only: no independent halves */
+    int64_t cap = nh[0] > nh[1] ? nh[0] : nh[1];
+    float *C = lvt_malloc(sizeof(float) * (size_t)cap * D, e);
+    float *Y = lvt_malloc(sizeof(float) * (size_t)cap * D, e);
     float *G = lvt_malloc(sizeof(float) * (size_t)D * D, e);
-    float *P = lvt_malloc(sizeof(float) * (size_t)nh[0] * D, e);
+    float *P = lvt_malloc(sizeof(float) * (size_t)cap * D, e);
     if (!C || !Y || !G || !P) {
-        free(C), free(Y), free(G), free(P);
+        free(C);
+        free(Y);
+        free(G);
+        free(P);
         return LVT_ERROR;
     }
     double sum = 0.0;
     for (int fit = 0; fit < 2; fit++) {
         int ev = 1 - fit;
         /* G from half `fit`, then its antisymmetric part */
-        for (int64_t k = 0; k < nh[fit]; k++) {
-            const int64_t *r = rows + 3 * (2 * k + fit);
-            memcpy(C + (size_t)k * D, s->vectors + (size_t)r[1] * D, sizeof(float) * D);
-            memcpy(Y + (size_t)k * D, s->vectors + (size_t)r[2] * D, sizeof(float) * D);
+        int64_t m = 0;
+        for (int64_t k = 0; k < n; k++) {
+            const int64_t *r = rows + 4 * k;
+            if (r[3] != fit) continue;
+            memcpy(C + (size_t)m * D, s->vectors + (size_t)r[1] * D, sizeof(float) * D);
+            memcpy(Y + (size_t)m * D, s->vectors + (size_t)r[2] * D, sizeof(float) * D);
+            m++;
         }
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, D, (int)nh[fit], 1.0f / (float)nh[fit], Y,
-                    D, C, D, 0.0f, G, D);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, D, (int)m, 1.0f / (float)m, Y, D, C, D, 0.0f,
+                    G, D);
         for (int i = 0; i < D; i++)
             for (int j = i; j < D; j++) {
                 float a = 0.5f * (G[(size_t)i * D + j] - G[(size_t)j * D + i]);
@@ -114,21 +124,30 @@ static int forward_stats(const lvt_store *s, const int64_t *rows, int64_t n, lvt
                 G[(size_t)j * D + i] = -a;
             }
         /* evaluate on half `ev`: P = C A^T, one row A c per window */
-        for (int64_t k = 0; k < nh[ev]; k++) {
-            const int64_t *r = rows + 3 * (2 * k + ev);
-            memcpy(C + (size_t)k * D, s->vectors + (size_t)r[1] * D, sizeof(float) * D);
+        m = 0;
+        for (int64_t k = 0; k < n; k++) {
+            const int64_t *r = rows + 4 * k;
+            if (r[3] != ev) continue;
+            memcpy(C + (size_t)m * D, s->vectors + (size_t)r[1] * D, sizeof(float) * D);
+            m++;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nh[ev], D, D, 1.0f, C, D, G, D, 0.0f, P, D);
-        for (int64_t k = 0; k < nh[ev]; k++) {
-            const int64_t *r = rows + 3 * (2 * k + ev);
-            const float *p = P + (size_t)k * D;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, D, D, 1.0f, C, D, G, D, 0.0f, P, D);
+        m = 0;
+        for (int64_t k = 0; k < n; k++) {
+            const int64_t *r = rows + 4 * k;
+            if (r[3] != ev) continue;
+            const float *p = P + (size_t)m * D;
             const float *nx = s->vectors + (size_t)r[2] * D, *pv = s->vectors + (size_t)r[0] * D;
             double acc = 0.0;
             for (int i = 0; i < D; i++) acc += (double)p[i] * ((double)nx[i] - (double)pv[i]);
             sum += acc;
+            m++;
         }
     }
-    free(C), free(Y), free(G), free(P);
+    free(C);
+    free(Y);
+    free(G);
+    free(P);
     st->have_forward = 1;
     st->forward_x = (double)D * sum / (double)n;
     st->forward_signal = st->forward_x >= 0.0 ? sqrt(st->forward_x) : -sqrt(-st->forward_x);
@@ -164,10 +183,11 @@ int lvt_inspect(const lvt_store *s, const lvt_inspect_opts *o, lvt_inspect_stats
     lvt_perm perm;
     int sample = w.n_windows > o->max_windows;
     if (sample) lvt_perm_init(&perm, (uint64_t)w.n_windows, o->seed, 0);
-    int64_t *rows = lvt_malloc(sizeof(int64_t) * 3 * (size_t)n, e);
+    int64_t *rows = lvt_malloc(sizeof(int64_t) * 4 * (size_t)n, e);
     float *mean = lvt_malloc(sizeof(float) * (size_t)s->dim, e);
     if (!rows || !mean) {
-        free(rows), free(mean);
+        free(rows);
+        free(mean);
         lvt_windows_free(&w);
         return LVT_ERROR;
     }
@@ -186,15 +206,17 @@ int lvt_inspect(const lvt_store *s, const lvt_inspect_opts *o, lvt_inspect_stats
             for (int j = 0; j < D; j++) mean[j] += c[j];
         }
         mean_sum += dot_cos(mean, y, D);
-        rows[3 * k + 0] = row0 + L - 2; /* only used when L >= 2 */
-        rows[3 * k + 1] = row0 + L - 1;
-        rows[3 * k + 2] = row0 + L;
+        rows[4 * k + 0] = row0 + L - 2; /* only used when L >= 2 */
+        rows[4 * k + 1] = row0 + L - 1;
+        rows[4 * k + 2] = row0 + L;
+        rows[4 * k + 3] = art & 1;
     }
     for (int i = 0; i < L; i++) st->profile[i] = prof[i] / (double)n;
     st->copy_last = st->profile[L - 1];
     st->mean_ctx = mean_sum / (double)n;
     int rc = LVT_OK;
-    if (L >= 2 && n >= 2) rc = forward_stats(s, rows, n, st, e);
+    int64_t nf = n < LVT_INSPECT_FWD_MAX ? n : LVT_INSPECT_FWD_MAX;
+    if (L >= 2 && nf >= 2) rc = forward_stats(s, rows, nf, st, e);
     free(rows);
     free(mean);
     lvt_windows_free(&w);
@@ -298,6 +320,6 @@ void lvt_inspect_print(FILE *f, const char *path, const lvt_inspect_stats *st, i
         human_num(f, st->forward_x);
         fputs(")\n", f);
     } else {
-        fputs("n/a (needs context_len >= 2 and 2 windows)\n", f);
+        fputs("n/a (needs context_len >= 2 and windows in 2 articles)\n", f);
     }
 }

@@ -1,5 +1,5 @@
-/* model.c — the transformer's parameter table (PyTorch state_dict names, order and shapes, SPEC §4),
- * the flat parameter/gradient buffers, and PyTorch-default initialisation from Philox. The
+/* model.c — the transformer's parameter table (PyTorch state_dict names, order and shapes,
+ * SPEC §4), the flat parameter/gradient buffers, and PyTorch-default initialisation from Philox. The
  * forward/backward passes live in model_forward.c. */
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +13,7 @@
 /* Philox site of the initialisation draws (distinct from every dropout/context-drop site). */
 #define MODEL_INIT_SITE 0x40000000u
 
+/* clang-format off */
 static const char *const layer_tensor_names[MODEL_TENSORS_PER_LAYER] = {
     "self_attn.in_proj_weight",      "self_attn.in_proj_bias",
     "self_attn.out_proj.weight",     "self_attn.out_proj.bias",
@@ -29,52 +30,58 @@ static const char *const layer_tensor_names[MODEL_TENSORS_PER_LAYER] = {
 static void layer_tensor_shape(const lvt_model_cfg *c, int k, int *ndim, int64_t shape[2]) {
     int64_t d = c->d_model, f = (int64_t)c->ffn_mult * c->d_model;
     int64_t s[MODEL_TENSORS_PER_LAYER][2] = {
-        {3 * d, d}, {3 * d, 0}, {d, d}, {d, 0}, {3 * d, d}, {3 * d, 0}, {d, d}, {d, 0},
-        {f, d},     {f, 0},     {d, f}, {d, 0}, {d, 0},     {d, 0},     {d, 0}, {d, 0}, {d, 0}, {d, 0},
+        {3 * d, d}, {3 * d, 0}, {d, d}, {d, 0},   /* self_attn */
+        {3 * d, d}, {3 * d, 0}, {d, d}, {d, 0},   /* multihead_attn */
+        {f, d}, {f, 0}, {d, f}, {d, 0},           /* linear1, linear2 */
+        {d, 0}, {d, 0}, {d, 0}, {d, 0}, {d, 0}, {d, 0}, /* norm1..3 */
     };
+    /* clang-format on */
     shape[0] = s[k][0];
     shape[1] = s[k][1];
     *ndim = s[k][1] ? 2 : 1;
 }
 
-/* Fill the table (when t != NULL) and return the number of tensors. */
+/* Append tensor NAME [r, c] (c == 0: a vector [r]) at float offset *off; t may be NULL (count). */
+static void add_tensor(lvt_tensor_info *t, int *n, size_t *off, const char *name, int64_t r,
+                       int64_t c) {
+    size_t numel = (size_t)r * (size_t)(c ? c : 1);
+    if (t) {
+        lvt_tensor_info *ti = &t[*n];
+        snprintf(ti->name, sizeof ti->name, "%s", name);
+        ti->ndim = c ? 2 : 1;
+        ti->shape[0] = r;
+        ti->shape[1] = c;
+        ti->numel = numel;
+        ti->offset = *off;
+    }
+    *off += numel;
+    (*n)++;
+}
+
+/* Fill the table (when t != NULL) in state_dict order and return the number of tensors. */
 static int build_table(const lvt_model_cfg *c, lvt_tensor_info *t, size_t *n_params) {
     int n = 0;
     size_t off = 0;
     int64_t D = c->dim, d = c->d_model;
-#define ADD(NAME, R, C)                                                                           \
-    do {                                                                                          \
-        if (t) {                                                                                  \
-            lvt_tensor_info *ti = &t[n];                                                          \
-            snprintf(ti->name, sizeof ti->name, "%s", NAME);                                      \
-            ti->ndim = (C) ? 2 : 1;                                                               \
-            ti->shape[0] = (R);                                                                   \
-            ti->shape[1] = (C);                                                                   \
-            ti->numel = (size_t)(R) * (size_t)((C) ? (C) : 1);                                    \
-            ti->offset = off;                                                                     \
-        }                                                                                         \
-        off += (size_t)(R) * (size_t)((C) ? (C) : 1);                                             \
-        n++;                                                                                      \
-    } while (0)
-    ADD("input_proj.weight", d, D);
-    ADD("input_proj.bias", d, 0);
+    add_tensor(t, &n, &off, "input_proj.weight", d, D);
+    add_tensor(t, &n, &off, "input_proj.bias", d, 0);
     for (int l = 0; l < c->n_layers; l++) {
         for (int k = 0; k < MODEL_TENSORS_PER_LAYER; k++) {
             char name[96];
             int nd;
             int64_t sh[2];
-            snprintf(name, sizeof name, "transformer_decoder.layers.%d.%s", l, layer_tensor_names[k]);
+            snprintf(name, sizeof name, "transformer_decoder.layers.%d.%s", l,
+                     layer_tensor_names[k]);
             layer_tensor_shape(c, k, &nd, sh);
-            ADD(name, sh[0], sh[1]);
+            add_tensor(t, &n, &off, name, sh[0], sh[1]);
         }
     }
-    ADD("head.0.weight", d, d);
-    ADD("head.0.bias", d, 0);
-    ADD("head.2.weight", d, 0);
-    ADD("head.2.bias", d, 0);
-    ADD("head.3.weight", D, d);
-    ADD("head.3.bias", D, 0);
-#undef ADD
+    add_tensor(t, &n, &off, "head.0.weight", d, d);
+    add_tensor(t, &n, &off, "head.0.bias", d, 0);
+    add_tensor(t, &n, &off, "head.2.weight", d, 0);
+    add_tensor(t, &n, &off, "head.2.bias", d, 0);
+    add_tensor(t, &n, &off, "head.3.weight", D, d);
+    add_tensor(t, &n, &off, "head.3.bias", D, 0);
     *n_params = off;
     return n;
 }
@@ -82,14 +89,16 @@ static int build_table(const lvt_model_cfg *c, lvt_tensor_info *t, size_t *n_par
 static int check_cfg(const lvt_model_cfg *c, lvt_err *e) {
     if (c->dim <= 0 || c->d_model <= 0 || c->n_heads <= 0 || c->n_layers <= 0 || c->ffn_mult <= 0 ||
         c->context_len <= 0)
-        return lvt_errf(e, "model: dim, d_model, n_heads, n_layers, ffn_mult and context_len must "
-                           "be positive (got %d, %d, %d, %d, %d, %d)",
+        return lvt_errf(e,
+                        "model: dim, d_model, n_heads, n_layers, ffn_mult and context_len must "
+                        "be positive (got %d, %d, %d, %d, %d, %d)",
                         c->dim, c->d_model, c->n_heads, c->n_layers, c->ffn_mult, c->context_len);
     if (c->d_model % c->n_heads)
         return lvt_errf(e, "model: d_model %d is not divisible by n_heads %d", c->d_model,
                         c->n_heads);
     if (c->context_len > 64)
-        return lvt_errf(e, "model: context_len %d exceeds the attention limit of 64", c->context_len);
+        return lvt_errf(e, "model: context_len %d exceeds the attention limit of 64",
+                        c->context_len);
     if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
         return lvt_errf(e, "model: dropout must be in [0, 1) (got %g)", (double)c->dropout);
     return LVT_OK;
@@ -151,9 +160,10 @@ void lvt_model_zero_grad(lvt_model *m) {
     m->be->ops->zero(m->be, m->grads, m->n_params * sizeof(float));
 }
 
-/* ---- initialisation ---------------------------------------------------------------------------- */
+/* ---- initialisation ---- */
 
-/* w[i] = U(-bound, bound) = (2u - 1) bound, u = lvt_rng_unit(seed, 0, MODEL_INIT_SITE, stream, i). */
+/* w[i] = U(-bound, bound) = (2u - 1) bound,
+ * u = lvt_rng_unit(seed, 0, MODEL_INIT_SITE, stream, i). */
 static void fill_uniform(float *w, size_t n, float bound, uint64_t seed, uint32_t stream) {
     for (size_t i0 = 0; i0 < n; i0 += 4) {
         lvt_philox_ctr r = lvt_rng_block(seed, 0, MODEL_INIT_SITE, stream, i0);
@@ -163,7 +173,8 @@ static void fill_uniform(float *w, size_t n, float bound, uint64_t seed, uint32_
 }
 
 static void fill_const(float *w, size_t n, float v) {
-    for (size_t i = 0; i < n; i++) w[i] = v;
+    for (size_t i = 0; i < n; i++)
+        w[i] = v;
 }
 
 /* Initialise tensor t (index ti in the table; `stream` keys its draws) the PyTorch way. */

@@ -34,19 +34,19 @@ typedef struct {
 
 typedef struct {
     void *mem;
-    float *ctx;                 /* [N, D] copy of the input */
-    float *x0;                  /* [N, d] input_proj(ctx) + PE = mem */
+    float *ctx; /* [N, D] copy of the input */
+    float *x0;  /* [N, d] input_proj(ctx) + PE = mem */
     layer_acts *layers;
-    float *g0, *g1, *g2;        /* [B, d] head: Linear, GELU, LayerNorm outputs */
-    float *hmean, *hrstd;       /* [B] */
-    float *raw, *pred;          /* [B, D] */
-    float *norms;               /* [B] */
-    int B;                      /* batch of the last forward (0: none yet) */
-    int drop;                   /* the last forward used dropout */
+    float *g0, *g1, *g2;  /* [B, d] head: Linear, GELU, LayerNorm outputs */
+    float *hmean, *hrstd; /* [B] */
+    float *raw, *pred;    /* [B, D] */
+    float *norms;         /* [B] */
+    int B;                /* batch of the last forward (0: none yet) */
+    int drop;             /* the last forward used dropout */
 } slot_acts;
 
 struct lvt_model_acts {
-    float *pe;                  /* [L, d] positional encoding */
+    float *pe; /* [L, d] positional encoding */
     int batch, n_slots;
     slot_acts *slots;
     void *scratch_mem;
@@ -58,7 +58,7 @@ struct lvt_model_acts {
     float *hd1, *hd2;                 /* [B, d] */
 };
 
-/* ---- memory carving ------------------------------------------------------------------------------ */
+/* ---- memory carving ---- */
 
 typedef struct {
     char *base; /* NULL: only count */
@@ -77,39 +77,42 @@ static void *take(carver *c, size_t bytes) {
 /* Lay out (or count, when c->base is NULL) one slot of `batch` samples. */
 static void slot_layout(const lvt_model_cfg *cfg, int batch, carver *c, slot_acts *s) {
     size_t N = (size_t)batch * cfg->context_len, d = cfg->d_model, D = cfg->dim;
-    size_t F = (size_t)cfg->ffn_mult * d, P = (size_t)batch * cfg->n_heads * cfg->context_len *
-                                                cfg->context_len;
+    size_t F = (size_t)cfg->ffn_mult * d;
     int masks = cfg->dropout > 0.0f;
     s->ctx = TAKEF(c, N * D);
     s->x0 = TAKEF(c, N * d);
     for (int l = 0; l < cfg->n_layers; l++) {
         layer_acts tmp, *la = s->layers ? &s->layers[l] : &tmp;
+        /* the last layer keeps position L-1 only, except its keys/values (qkv, kv2) */
+        int tail = l == cfg->n_layers - 1;
+        size_t M = tail ? (size_t)batch : N;
+        size_t P = (size_t)batch * cfg->n_heads * (tail ? 1 : cfg->context_len) * cfg->context_len;
         la->qkv = TAKEF(c, N * 3 * d);
-        la->att1 = TAKEF(c, N * d);
-        la->r1 = TAKEF(c, N * d);
-        la->x1 = TAKEF(c, N * d);
-        la->mean1 = TAKEF(c, N);
-        la->rstd1 = TAKEF(c, N);
+        la->att1 = TAKEF(c, M * d);
+        la->r1 = TAKEF(c, M * d);
+        la->x1 = TAKEF(c, M * d);
+        la->mean1 = TAKEF(c, M);
+        la->rstd1 = TAKEF(c, M);
         la->probs1 = TAKEF(c, P);
-        la->q2 = TAKEF(c, N * d);
+        la->q2 = TAKEF(c, M * d);
         la->kv2 = TAKEF(c, N * 2 * d);
-        la->att2 = TAKEF(c, N * d);
-        la->r2 = TAKEF(c, N * d);
-        la->x2 = TAKEF(c, N * d);
-        la->mean2 = TAKEF(c, N);
-        la->rstd2 = TAKEF(c, N);
+        la->att2 = TAKEF(c, M * d);
+        la->r2 = TAKEF(c, M * d);
+        la->x2 = TAKEF(c, M * d);
+        la->mean2 = TAKEF(c, M);
+        la->rstd2 = TAKEF(c, M);
         la->probs2 = TAKEF(c, P);
-        la->a = TAKEF(c, N * F);
-        la->r3 = TAKEF(c, N * d);
-        la->x3 = TAKEF(c, N * d);
-        la->mean3 = TAKEF(c, N);
-        la->rstd3 = TAKEF(c, N);
+        la->a = TAKEF(c, M * F);
+        la->r3 = TAKEF(c, M * d);
+        la->x3 = TAKEF(c, M * d);
+        la->mean3 = TAKEF(c, M);
+        la->rstd3 = TAKEF(c, M);
         la->m_att1 = masks ? TAKEB(c, P) : NULL;
         la->m_att2 = masks ? TAKEB(c, P) : NULL;
-        la->m_drop1 = masks ? TAKEB(c, N * d) : NULL;
-        la->m_drop2 = masks ? TAKEB(c, N * d) : NULL;
-        la->m_drop3 = masks ? TAKEB(c, N * F) : NULL;
-        la->m_drop4 = masks ? TAKEB(c, N * d) : NULL;
+        la->m_drop1 = masks ? TAKEB(c, M * d) : NULL;
+        la->m_drop2 = masks ? TAKEB(c, M * d) : NULL;
+        la->m_drop3 = masks ? TAKEB(c, M * F) : NULL;
+        la->m_drop4 = masks ? TAKEB(c, M * d) : NULL;
     }
     s->g0 = TAKEF(c, (size_t)batch * d);
     s->g1 = TAKEF(c, (size_t)batch * d);
@@ -144,7 +147,7 @@ size_t lvt_model_act_bytes_per_sample(const lvt_model_cfg *cfg) {
     return c.off;
 }
 
-/* ---- plan ------------------------------------------------------------------------------------------ */
+/* ---- plan ---- */
 
 static void free_plan(lvt_model *m) {
     lvt_model_acts *a = m->acts;
@@ -194,7 +197,8 @@ void model_acts_destroy(lvt_model *m) {
 int lvt_model_plan(lvt_model *m, int batch, int n_slots, lvt_err *e) {
     lvt_model_acts *a = m->acts;
     if (batch <= 0 || n_slots <= 0)
-        return lvt_errf(e, "model plan: batch (%d) and slots (%d) must be positive", batch, n_slots);
+        return lvt_errf(e, "model plan: batch (%d) and slots (%d) must be positive", batch,
+                        n_slots);
     if (batch <= a->batch && n_slots <= a->n_slots) return LVT_OK;
     if (batch < a->batch) batch = a->batch;
     if (n_slots < a->n_slots) n_slots = a->n_slots;
@@ -229,10 +233,12 @@ fail:
     return lvt_err_prefix(e, "model plan (batch %d, %d slots)", batch, n_slots);
 }
 
-/* ---- parameter views ------------------------------------------------------------------------------ */
+/* ---- parameter views ---- */
 
+/* clang-format off */
 enum { T_SA_W, T_SA_B, T_SO_W, T_SO_B, T_CA_W, T_CA_B, T_CO_W, T_CO_B, T_L1_W, T_L1_B,
        T_L2_W, T_L2_B, T_N1_W, T_N1_B, T_N2_W, T_N2_B, T_N3_W, T_N3_B };
+/* clang-format on */
 
 static size_t tensor_index(const lvt_model *m, int layer, int k) {
     return 2 + (size_t)MODEL_TENSORS_PER_LAYER * layer + k;
@@ -243,13 +249,15 @@ static float *LP(const lvt_model *m, float *buf, int layer, int k) {
 }
 /* input_proj (j = 0, 1) and head (j = 2.. : head.0.w, head.0.b, head.2.w, head.2.b, head.3.w/b) */
 static float *GP(const lvt_model *m, float *buf, int j) {
-    size_t idx = j < 2 ? (size_t)j : 2 + (size_t)MODEL_TENSORS_PER_LAYER * m->cfg.n_layers + (j - 2);
+    size_t idx =
+        j < 2 ? (size_t)j : 2 + (size_t)MODEL_TENSORS_PER_LAYER * m->cfg.n_layers + (j - 2);
     return buf + m->tensors[idx].offset;
 }
 enum { G_IN_W, G_IN_B, G_H0_W, G_H0_B, G_H2_W, G_H2_B, G_H3_W, G_H3_B };
 
 static int check_slot(const lvt_model *m, int slot, lvt_err *e) {
-    if (!m->acts || m->acts->n_slots == 0) return lvt_errf(e, "model: lvt_model_plan was not called");
+    if (!m->acts || m->acts->n_slots == 0)
+        return lvt_errf(e, "model: lvt_model_plan was not called");
     if (slot < 0 || slot >= m->acts->n_slots)
         return lvt_errf(e, "model: slot %d out of range (planned %d)", slot, m->acts->n_slots);
     return LVT_OK;
@@ -279,7 +287,7 @@ const float *lvt_model_saved(const lvt_model *m, int slot, int layer, const char
     return NULL;
 }
 
-/* ---- forward ---------------------------------------------------------------------------------------- */
+/* ---- forward ---- */
 
 /* y[N, out] = x[N, in] @ W^T + b  (PyTorch Linear; W is [out, in]) */
 static void linear_fwd(lvt_backend *be, const float *x, int ldx, const float *W, const float *b,
@@ -289,8 +297,8 @@ static void linear_fwd(lvt_backend *be, const float *x, int ldx, const float *W,
 }
 
 /* r = xres + dropout(y) (site k of the layer) or xres + y without dropout. */
-static void residual_fwd(lvt_backend *be, const float *y, const float *xres, float *r, uint8_t *mask,
-                         int B, int per_sample, const lvt_dropout_key *key) {
+static void residual_fwd(lvt_backend *be, const float *y, const float *xres, float *r,
+                         uint8_t *mask, int B, int per_sample, const lvt_dropout_key *key) {
     size_t n = (size_t)B * per_sample;
     if (key) {
         be->ops->dropout_fwd(be, y, r, mask, B, per_sample, key);
@@ -300,6 +308,13 @@ static void residual_fwd(lvt_backend *be, const float *y, const float *xres, flo
     }
 }
 
+/* The dropout key of site k (1..6, docs/model.md) of a layer, or NULL without dropout. */
+static const lvt_dropout_key *at_site(lvt_dropout_key *key, int drop, int layer, int k) {
+    if (!drop) return NULL;
+    key->site = LVT_SITE_LAYER(layer, k);
+    return key;
+}
+
 int lvt_model_forward(lvt_model *m, int slot, const float *ctx, int B, int train,
                       const lvt_dropout_key *key, float *pred, lvt_err *e) {
     if (check_slot(m, slot, e)) return LVT_ERROR;
@@ -307,7 +322,8 @@ int lvt_model_forward(lvt_model *m, int slot, const float *ctx, int B, int train
     if (B <= 0 || B > a->batch)
         return lvt_errf(e, "model forward: batch %d outside the planned 1..%d", B, a->batch);
     int drop = train && m->cfg.dropout > 0.0f;
-    if (drop && !key) return lvt_errf(e, "model forward: training with dropout needs a dropout key");
+    if (drop && !key)
+        return lvt_errf(e, "model forward: training with dropout needs a dropout key");
     lvt_backend *be = m->be;
     const lvt_ops *o = be->ops;
     const lvt_model_cfg *c = &m->cfg;
@@ -315,10 +331,10 @@ int lvt_model_forward(lvt_model *m, int slot, const float *ctx, int B, int train
     int F = c->ffn_mult * d, N = B * L;
     slot_acts *s = &a->slots[slot];
     float *W = m->params;
-    lvt_dropout_key k1 = {0}, k2 = {0}, k3 = {0}, k4 = {0}, k5 = {0}, k6 = {0};
+    lvt_dropout_key k = {0}; /* the caller's seed/step/sample_base; site set per call */
     if (drop) {
-        k1 = k2 = k3 = k4 = k5 = k6 = *key;
-        k1.p = k2.p = k3.p = k4.p = k5.p = k6.p = c->dropout;
+        k = *key;
+        k.p = c->dropout;
     }
 
     o->copy(be, s->ctx, ctx, (size_t)N * D * sizeof(float));
@@ -333,27 +349,20 @@ int lvt_model_forward(lvt_model *m, int slot, const float *ctx, int B, int train
          * (M = B rows, one query per sample, no mask needed). */
         const int tail = l == c->n_layers - 1;
         const int M = tail ? B : N, Lq = tail ? 1 : L, rows = tail ? 1 : L;
-        if (drop) {
-            k1.site = LVT_SITE_LAYER(l, 1);
-            k2.site = LVT_SITE_LAYER(l, 2);
-            k3.site = LVT_SITE_LAYER(l, 3);
-            k4.site = LVT_SITE_LAYER(l, 4);
-            k5.site = LVT_SITE_LAYER(l, 5);
-            k6.site = LVT_SITE_LAYER(l, 6);
-        }
         /* x1 = LN1(x + Drop(SelfAttn(x, causal))) */
-        linear_fwd(be, xin, d, LP(m, W, l, T_SA_W), LP(m, W, l, T_SA_B), la->qkv, 3 * d, N, d, 3 * d);
+        linear_fwd(be, xin, d, LP(m, W, l, T_SA_W), LP(m, W, l, T_SA_B), la->qkv, 3 * d, N, d,
+                   3 * d);
         const float *q1 = tail ? la->qkv + (size_t)(L - 1) * 3 * d : la->qkv;
         o->attention_fwd(be, q1, tail ? L * 3 * d : 3 * d, la->qkv + d, 3 * d, la->qkv + 2 * d,
                          3 * d, la->att1, d, la->probs1, la->m_att1, B, Lq, L, H, hd, !tail,
-                         drop ? &k5 : NULL);
+                         at_site(&k, drop, l, 5));
         linear_fwd(be, la->att1, d, LP(m, W, l, T_SO_W), LP(m, W, l, T_SO_B), a->bufA, d, M, d, d);
         const float *xres = xin;
         if (tail) { /* the residual input: position L-1 of every sample, gathered */
             o->copy_rows(be, a->bufC, d, xin + (size_t)(L - 1) * d, L * d, B, d);
             xres = a->bufC;
         }
-        residual_fwd(be, a->bufA, xres, la->r1, la->m_drop1, B, rows * d, drop ? &k1 : NULL);
+        residual_fwd(be, a->bufA, xres, la->r1, la->m_drop1, B, rows * d, at_site(&k, drop, l, 1));
         o->layernorm_fwd(be, la->r1, LP(m, W, l, T_N1_W), LP(m, W, l, T_N1_B), la->x1, la->mean1,
                          la->rstd1, M, d, LN_EPS);
         /* x2 = LN2(x1 + Drop(CrossAttn(q = x1, kv = mem, causal))) */
@@ -361,22 +370,24 @@ int lvt_model_forward(lvt_model *m, int slot, const float *ctx, int B, int train
         linear_fwd(be, la->x1, d, Wc, bc, la->q2, d, M, d, d);
         linear_fwd(be, s->x0, d, Wc + (size_t)d * d, bc + d, la->kv2, 2 * d, N, d, 2 * d);
         o->attention_fwd(be, la->q2, d, la->kv2, 2 * d, la->kv2 + d, 2 * d, la->att2, d, la->probs2,
-                         la->m_att2, B, Lq, L, H, hd, !tail, drop ? &k6 : NULL);
+                         la->m_att2, B, Lq, L, H, hd, !tail, at_site(&k, drop, l, 6));
         linear_fwd(be, la->att2, d, LP(m, W, l, T_CO_W), LP(m, W, l, T_CO_B), a->bufA, d, M, d, d);
-        residual_fwd(be, a->bufA, la->x1, la->r2, la->m_drop2, B, rows * d, drop ? &k2 : NULL);
+        residual_fwd(be, a->bufA, la->x1, la->r2, la->m_drop2, B, rows * d,
+                     at_site(&k, drop, l, 2));
         o->layernorm_fwd(be, la->r2, LP(m, W, l, T_N2_W), LP(m, W, l, T_N2_B), la->x2, la->mean2,
                          la->rstd2, M, d, LN_EPS);
         /* x3 = LN3(x2 + Drop(W2 Drop(ReLU(W1 x2)))) */
         if (drop) {
             linear_fwd(be, la->x2, d, LP(m, W, l, T_L1_W), LP(m, W, l, T_L1_B), la->a, F, M, d, F);
             o->relu_fwd(be, la->a, a->F1, (size_t)M * F);
-            o->dropout_fwd(be, a->F1, la->a, la->m_drop3, B, rows * F, &k3);
+            o->dropout_fwd(be, a->F1, la->a, la->m_drop3, B, rows * F, at_site(&k, drop, l, 3));
         } else {
             linear_fwd(be, la->x2, d, LP(m, W, l, T_L1_W), LP(m, W, l, T_L1_B), a->F1, F, M, d, F);
             o->relu_fwd(be, a->F1, la->a, (size_t)M * F);
         }
         linear_fwd(be, la->a, F, LP(m, W, l, T_L2_W), LP(m, W, l, T_L2_B), a->bufA, d, M, F, d);
-        residual_fwd(be, a->bufA, la->x2, la->r3, la->m_drop4, B, rows * d, drop ? &k4 : NULL);
+        residual_fwd(be, a->bufA, la->x2, la->r3, la->m_drop4, B, rows * d,
+                     at_site(&k, drop, l, 4));
         o->layernorm_fwd(be, la->r3, LP(m, W, l, T_N3_W), LP(m, W, l, T_N3_B), la->x3, la->mean3,
                          la->rstd3, M, d, LN_EPS);
         xin = la->x3;
@@ -396,7 +407,7 @@ int lvt_model_forward(lvt_model *m, int slot, const float *ctx, int B, int train
     return LVT_OK;
 }
 
-/* ---- backward -------------------------------------------------------------------------------------- */
+/* ---- backward ---- */
 
 /* Linear backward: dW += dy^T x, db += colsum(dy), and (when dx) dx = dy W (+ dx if accumulate). */
 static void linear_bwd(lvt_backend *be, const float *dy, int lddy, const float *x, int ldx,
@@ -404,8 +415,9 @@ static void linear_bwd(lvt_backend *be, const float *dy, int lddy, const float *
                        int N, int in, int out) {
     be->ops->gemm(be, 1, 0, out, in, N, 1.0f, dy, lddy, x, ldx, 1.0f, dW, in);
     be->ops->sum_bcast(be, dy, db, N, out); /* requires lddy == out */
-    if (dx) be->ops->gemm(be, 0, 0, N, in, out, 1.0f, dy, lddy, W, in, accumulate ? 1.0f : 0.0f,
-                          dx, lddx);
+    if (dx)
+        be->ops->gemm(be, 0, 0, N, in, out, 1.0f, dy, lddy, W, in, accumulate ? 1.0f : 0.0f, dx,
+                      lddx);
 }
 
 int lvt_model_backward2(lvt_model *m, int slot, const float *draw, const float *dpred, float *dctx,
@@ -463,7 +475,8 @@ int lvt_model_backward2(lvt_model *m, int slot, const float *draw, const float *
         float *dh = a->F2;
         if (drop) {
             o->dropout_bwd(be, a->F1, la->m_drop3, a->F2, (size_t)M * F, p);
-            o->relu_bwd(be, a->F2, la->a, a->F1, (size_t)M * F); /* a > 0 exactly where h > 0 & kept */
+            o->relu_bwd(be, a->F2, la->a, a->F1,
+                        (size_t)M * F); /* a > 0 exactly where h > 0 & kept */
             dh = a->F1;
         } else {
             o->relu_bwd(be, a->F1, la->a, a->F2, (size_t)M * F);

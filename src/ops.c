@@ -1,4 +1,7 @@
-/* ops.c — backend selection: lvt_backend_create picks the CPU or CUDA implementation of ops. */
+/* ops.c — backend selection: lvt_backend_create picks the CPU or CUDA implementation of ops;
+ * and lvt_float_decimal, the host-side widening of float hyperparameters both backends use. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lvt/ops.h"
@@ -24,7 +27,8 @@ int lvt_backend_create(lvt_backend **out, const char *name, int device, lvt_math
         if (!lvt_cuda_available()) return lvt_errf(e, "backend 'cuda': no usable CUDA device");
         return lvt_cuda_backend_create(out, device, math, e);
 #else
-        return lvt_errf(e, "backend 'cuda': this lvt was built without CUDA (LVT_CUDA=OFF or no nvcc)");
+        return lvt_errf(e, "backend 'cuda': this lvt was built without CUDA "
+                           "(LVT_CUDA=OFF or no nvcc)");
 #endif
     }
     return lvt_errf(e, "unknown backend '%s' (expected auto, cpu or cuda)", name);
@@ -38,4 +42,14 @@ void lvt_backend_destroy(lvt_backend *be) {
         return;
     }
     if (be) lvt_cpu_backend_destroy(be);
+}
+
+double lvt_float_decimal(float x) {
+    char buf[32];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)x);
+        double d = strtod(buf, NULL);
+        if ((float)d == x) return d;
+    }
+    return (double)x;
 }

@@ -219,6 +219,25 @@ static void rotate_step(const world *w, float *z, const float *g, float rho, flo
     for (int i = 0; i < D; i++) z[i] = rho * z[i] + a * g[i];
 }
 
+int lvt_synth_rotate(const lvt_synth_opts *o, const float *x, float *y, int64_t n, lvt_err *e) {
+    if (check_opts(o, e)) return LVT_ERROR;
+    world w;
+    if (world_make(&w, o, e)) return LVT_ERROR;
+    int D = o->dim;
+    for (int64_t r = 0; r < n; r++) {
+        const float *a = x + (size_t)r * D;
+        float *b = y + (size_t)r * D;
+        memcpy(b, a, sizeof(float) * (size_t)D); /* an odd dim leaves one coordinate fixed */
+        for (int j = 0; j < w.planes; j++) {
+            int p = w.perm[2 * j], q = w.perm[2 * j + 1];
+            b[p] = w.cs[j] * a[p] - w.sn[j] * a[q];
+            b[q] = w.sn[j] * a[p] + w.cs[j] * a[q];
+        }
+    }
+    world_free(&w);
+    return LVT_OK;
+}
+
 /* ---- articles ------------------------------------------------------------------------------ */
 
 static int64_t article_length(const lvt_synth_opts *o, int64_t a) {

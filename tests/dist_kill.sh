@@ -19,7 +19,7 @@ for _ in $(seq 600); do kill -0 $job 2>/dev/null || break; sleep 0.1; done
 if kill -0 $job 2>/dev/null; then pkill -9 -f -- "--run-dir $T/k"; kill -9 $job; fail "job still running 60 s after a rank died"; fi
 wait $job; rc=$?
 t1=$(date +%s.%N)
-echo "job exited $rc, $(echo "$t1 - $t0" | bc) s after the rank was killed"
+echo "job exited $rc, $(awk -v a="$t0" -v b="$t1" "BEGIN {printf \"%.2f\", b - a}") s after the rank was killed"
 [ $rc != 0 ] || fail "job exited 0 after a rank died"
 pgrep -f -- "--run-dir $T/k" > /dev/null && { pkill -9 -f -- "--run-dir $T/k"; fail "ranks left running"; }
 echo "dist_kill: passed"

@@ -2,7 +2,7 @@
 # results written by test_ops_torch.c, recomputes them with torch (float32 on the CPU) and
 # fails if any max abs difference exceeds TOL = 1e-5 (the l2norm gradient, whose short row
 # makes it ~70 in size, and the AdamW moments, ~1e-3 and ~1e-6, are compared relative to
-# their largest value instead).
+# their largest value instead, at 1e-6).
 import json
 import math
 import sys
@@ -27,7 +27,8 @@ def cmp(what, ours, ref, tol=TOL):
     diff = (ours.double() - ref.detach().double()).abs().max().item()
     scale = ref.detach().abs().max().item()
     ok = diff <= tol
-    print("%-28s max|ref| %.3e  max abs diff %.3e  %s" % (what, scale, diff, "ok" if ok else "FAIL"))
+    print("%-28s max|ref| %.3e  max abs diff %.3e  %s"
+          % (what, scale, diff, "ok" if ok else "FAIL"))
     if not ok:
         failures.append(what)
 
@@ -137,11 +138,12 @@ for t in range(steps):
         cmp("adamw 1 step p", ld("adam_p1", n), p)
 cmp("adamw %d steps p" % steps, ld("adam_p5", n), p)
 st = opt.state[p]
-# the moments are tiny (|g| <= 1e-2): compare them relative to their scale
+# the moments are tiny (|g| <= 1e-2): compare them relative to their scale, at 1e-6 (a backend
+# that formed 1 - beta2 from the float beta2 = 0.999 would be off by 1.3e-5 here)
 cmp("adamw %d steps m" % steps, ld("adam_m5", n), st["exp_avg"],
-    tol=TOL * st["exp_avg"].abs().max().item())
+    tol=1e-6 * st["exp_avg"].abs().max().item())
 cmp("adamw %d steps v" % steps, ld("adam_v5", n), st["exp_avg_sq"],
-    tol=TOL * st["exp_avg_sq"].abs().max().item())
+    tol=1e-6 * st["exp_avg_sq"].abs().max().item())
 
 if failures:
     print("FAILED:", ", ".join(failures))

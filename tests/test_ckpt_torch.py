@@ -4,8 +4,8 @@
    loads with load_state_dict(strict=True) into reference.LVMTransformer, bit-identical to the
    checkpoint's /params (h5py); header layout (8-byte alignment, model order, __metadata__).
 2. A safetensors written by hand from a PyTorch model's state_dict (F32 with n_heads metadata;
-   F32 without metadata (n_heads defaults to 8); F16) is imported by `lvt predict` and gives
-   PyTorch's eval-mode predictions: max abs diff <= 1e-5 (F16: vs the fp16-rounded weights).
+   F32 without metadata (n_heads defaults to 8); F16; BF16) is imported by `lvt predict` and gives
+   PyTorch's eval-mode predictions: max abs diff <= 1e-5 (F16/BF16: vs the rounded weights).
 3. `lvt predict` over an article store (.h5 output with /window_article, /window_row) and over
    a .npy of contexts, from the .h5 checkpoint, against PyTorch on the same windows.
 4. One optimiser step after clipping (test_ckpt_step: forward, MSE on raw, backward, global-norm
@@ -77,7 +77,7 @@ def write_safetensors(path, tensors, dtype="F32", metadata=None):
     if metadata is not None:
         header["__metadata__"] = metadata
     blobs, off = [], 0
-    np_dt = {"F32": "<f4", "F16": "<f2"}[dtype]
+    np_dt = {"F32": "<f4", "F16": "<f2", "BF16": "<u2"}[dtype]  # BF16: arrays of raw uint16 bits
     for name, a in tensors.items():
         b = np.ascontiguousarray(a, dtype=np_dt).tobytes()
         header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
@@ -121,6 +121,18 @@ def main():
     run([lvt, "init", cfg_path, "--out", ck, "--seed", "11"])
     run([lvt, "export", ck, "--out", st])
     tensors, meta, hlen = read_safetensors(st)
+    # init is deterministic in the seed and the seed matters
+    for seed, same in (("11", True), ("12", False)):
+        ck2 = os.path.join(tmp, "init_%s.h5" % seed)
+        run([lvt, "init", cfg_path, "--out", ck2, "--seed", seed])
+        with h5py.File(ck2, "r") as f:
+            w = f["params"]["input_proj.weight"][()]
+        check(np.array_equal(w, tensors["input_proj.weight"]) == same,
+              "init --seed %s: weights %s the seed-11 weights" % (seed, "differ from" if same else "equal"))
+    st2 = os.path.join(tmp, "init_positional.safetensors")
+    run([lvt, "export", ck, st2])  # SPEC §8 spelling: positional output
+    check(os.path.exists(st2) and open(st2, "rb").read() == open(st, "rb").read(),
+          "export with a positional output differs from --out")
     check((8 + hlen) % 8 == 0, "data section not 8-byte aligned")
     check(meta.get("n_heads") == str(H) and meta.get("dim") == str(D), "metadata %r" % meta)
     model = reference.LVMTransformer(D, d, H, NL, 4 * d, 0.1).double()
@@ -157,8 +169,8 @@ def main():
         check(diff <= 1e-5, "predict from %s differs from PyTorch by %g" % (src, diff))
 
     # ---- 2. PyTorch-written safetensors -> lvt predict ---------------------------------------------
-    for case in ("f32-meta", "f32-nometa", "f16"):
-        torch.manual_seed({"f32-meta": 1, "f32-nometa": 2, "f16": 3}[case])
+    for case in ("f32-meta", "f32-nometa", "f16", "bf16"):
+        torch.manual_seed({"f32-meta": 1, "f32-nometa": 2, "f16": 3, "bf16": 4}[case])
         heads = 8 if case == "f32-nometa" else H
         tm = reference.LVMTransformer(D, d, heads, NL, 4 * d, 0.1)
         # perturb the LayerNorms and zero biases so every tensor matters
@@ -170,12 +182,16 @@ def main():
         if case == "f16":
             sdict = OrderedDict((k, v.astype(np.float16)) for k, v in sdict.items())
             tm.load_state_dict(OrderedDict((k, torch.tensor(v.astype(np.float32))) for k, v in sdict.items()))
+        if case == "bf16":
+            bf = OrderedDict((k, torch.tensor(v).to(torch.bfloat16)) for k, v in sdict.items())
+            tm.load_state_dict(OrderedDict((k, v.float()) for k, v in bf.items()))
+            sdict = OrderedDict((k, v.view(torch.int16).numpy().view(np.uint16)) for k, v in bf.items())
         # a different key order than the model's: lvt must look names up, not rely on order
         keys = list(sdict.keys())[::-1]
         sdict = OrderedDict((k, sdict[k]) for k in keys)
         meta_arg = {"n_heads": str(heads), "format": "pt"} if case != "f32-nometa" else None
         path = os.path.join(tmp, "torch_%s.safetensors" % case)
-        write_safetensors(path, sdict, "F16" if case == "f16" else "F32", meta_arg)
+        write_safetensors(path, sdict, {"f16": "F16", "bf16": "BF16"}.get(case, "F32"), meta_arg)
         out = os.path.join(tmp, "pred_%s.npy" % case)
         run([lvt, "predict", "--model", path, "--data", os.path.join(tmp, "ctx.npy"), "--out", out])
         ref = torch_predict(tm.double(), ctx)

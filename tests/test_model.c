@@ -10,8 +10,13 @@
 #include "lvt/rng.h"
 #include "testutil.h"
 
-static const lvt_model_cfg REF = {.dim = 768, .d_model = 512, .n_heads = 8, .n_layers = 4,
-                                  .ffn_mult = 4, .context_len = 5, .dropout = 0.1f};
+static const lvt_model_cfg REF = {.dim = 768,
+                                  .d_model = 512,
+                                  .n_heads = 8,
+                                  .n_layers = 4,
+                                  .ffn_mult = 4,
+                                  .context_len = 5,
+                                  .dropout = 0.1f};
 
 /* The expected state_dict, written out independently of model.c's table code. */
 static void test_table(lvt_backend *be) {
@@ -21,16 +26,27 @@ static void test_table(lvt_backend *be) {
     CHECK(lvt_model_create(&m, &REF, be, &e) == 0, "create: %s", e.msg);
     CHECK(m.n_params == 17867520u, "n_params %zu", m.n_params);
     CHECK(m.n_tensors == 2 + 4 * 18 + 6, "n_tensors %d", m.n_tensors);
-    const char *sub[18] = {"self_attn.in_proj_weight", "self_attn.in_proj_bias",
-                           "self_attn.out_proj.weight", "self_attn.out_proj.bias",
-                           "multihead_attn.in_proj_weight", "multihead_attn.in_proj_bias",
-                           "multihead_attn.out_proj.weight", "multihead_attn.out_proj.bias",
-                           "linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias",
-                           "norm1.weight", "norm1.bias", "norm2.weight", "norm2.bias",
-                           "norm3.weight", "norm3.bias"};
-    long shp[18][2] = {{1536, 512}, {1536, 0}, {512, 512}, {512, 0}, {1536, 512}, {1536, 0},
+    const char *sub[18] = {"self_attn.in_proj_weight",
+                           "self_attn.in_proj_bias",
+                           "self_attn.out_proj.weight",
+                           "self_attn.out_proj.bias",
+                           "multihead_attn.in_proj_weight",
+                           "multihead_attn.in_proj_bias",
+                           "multihead_attn.out_proj.weight",
+                           "multihead_attn.out_proj.bias",
+                           "linear1.weight",
+                           "linear1.bias",
+                           "linear2.weight",
+                           "linear2.bias",
+                           "norm1.weight",
+                           "norm1.bias",
+                           "norm2.weight",
+                           "norm2.bias",
+                           "norm3.weight",
+                           "norm3.bias"};
+    long shp[18][2] = {{1536, 512}, {1536, 0}, {512, 512},  {512, 0},  {1536, 512}, {1536, 0},
                        {512, 512},  {512, 0},  {2048, 512}, {2048, 0}, {512, 2048}, {512, 0},
-                       {512, 0},    {512, 0},  {512, 0},  {512, 0},  {512, 0},  {512, 0}};
+                       {512, 0},    {512, 0},  {512, 0},    {512, 0},  {512, 0},    {512, 0}};
     char names[80][96];
     long shapes[80][2];
     int n = 0;
@@ -74,14 +90,20 @@ static void test_table(lvt_backend *be) {
         int is_w = len > 7 && !strcmp(nm + len - 7, ".weight");
         double bound = -1.0; /* -1: constant */
         float cval = 0.0f;
-        if (strstr(nm, "norm") || !strncmp(nm, "head.2", 6)) cval = is_w ? 1.0f : 0.0f;
-        else if (strstr(nm, "in_proj_weight")) bound = sqrt(6.0 / (512.0 + 1536.0));
-        else if (strstr(nm, "in_proj_bias") || strstr(nm, "out_proj.bias")) cval = 0.0f;
-        else if (is_w) bound = 1.0 / sqrt((double)t->shape[1]);
-        else bound = 1.0 / sqrt((double)m.tensors[i - 1].shape[1]);
+        if (strstr(nm, "norm") || !strncmp(nm, "head.2", 6))
+            cval = is_w ? 1.0f : 0.0f;
+        else if (strstr(nm, "in_proj_weight"))
+            bound = sqrt(6.0 / (512.0 + 1536.0));
+        else if (strstr(nm, "in_proj_bias") || strstr(nm, "out_proj.bias"))
+            cval = 0.0f;
+        else if (is_w)
+            bound = 1.0 / sqrt((double)t->shape[1]);
+        else
+            bound = 1.0 / sqrt((double)m.tensors[i - 1].shape[1]);
         if (bound < 0) {
             int ok = 1;
-            for (size_t j = 0; j < t->numel; j++) ok &= w[j] == cval;
+            for (size_t j = 0; j < t->numel; j++)
+                ok &= w[j] == cval;
             CHECK(ok, "%s: not constant %g", nm, (double)cval);
             continue;
         }
@@ -122,22 +144,29 @@ static void test_table(lvt_backend *be) {
 
 static double maxdiff(const float *a, const float *b, size_t n) {
     double d = 0;
-    for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i]));
+    for (size_t i = 0; i < n; i++)
+        d = fmax(d, fabs((double)a[i] - b[i]));
     return d;
 }
 
 /* Small-shape behaviour: slots, keying, accumulation, errors. */
 static void test_behaviour(lvt_backend *be) {
     lvt_err e = {{0}};
-    lvt_model_cfg cfg = {.dim = 24, .d_model = 16, .n_heads = 4, .n_layers = 2, .ffn_mult = 4,
-                         .context_len = 5, .dropout = 0.3f};
+    lvt_model_cfg cfg = {.dim = 24,
+                         .d_model = 16,
+                         .n_heads = 4,
+                         .n_layers = 2,
+                         .ffn_mult = 4,
+                         .context_len = 5,
+                         .dropout = 0.3f};
     lvt_model m;
     CHECK(lvt_model_create(&m, &cfg, be, &e) == 0, "create: %s", e.msg);
     CHECK(lvt_model_init(&m, 7, &e) == 0, "init: %s", e.msg);
     int B = 4, L = 5, D = 24;
     float *ctx = malloc(sizeof(float) * B * L * D), *pred = malloc(sizeof(float) * B * D);
     float *pred2 = malloc(sizeof(float) * B * D), *dctx = malloc(sizeof(float) * B * L * D);
-    for (int i = 0; i < B * L * D; i++) ctx[i] = 2.0f * lvt_rng_unit(3, 0, 1, 0, i) - 1.0f;
+    for (int i = 0; i < B * L * D; i++)
+        ctx[i] = 2.0f * lvt_rng_unit(3, 0, 1, 0, i) - 1.0f;
 
     /* errors */
     CHECK(lvt_model_forward(&m, 0, ctx, B, 0, NULL, pred, &e) != 0, "forward before plan");
@@ -160,10 +189,12 @@ static void test_behaviour(lvt_backend *be) {
     const float *raw = lvt_model_raw(&m, 0);
     for (int b = 0; b < B; b++) {
         double nr = 0;
-        for (int i = 0; i < D; i++) nr += (double)raw[b * D + i] * raw[b * D + i];
+        for (int i = 0; i < D; i++)
+            nr += (double)raw[b * D + i] * raw[b * D + i];
         nr = sqrt(nr);
         double dev = 0;
-        for (int i = 0; i < D; i++) dev = fmax(dev, fabs(pred[b * D + i] - raw[b * D + i] / nr));
+        for (int i = 0; i < D; i++)
+            dev = fmax(dev, fabs(pred[b * D + i] - raw[b * D + i] / nr));
         CHECK(dev < 1e-6, "pred != raw/|raw| (%g)", dev);
     }
     /* eval is per-sample: sample 2 alone gives the same prediction */
@@ -193,10 +224,12 @@ static void test_behaviour(lvt_backend *be) {
 
     /* slots: backward of slot 0 and slot 1 accumulates the sum of the two separate gradients */
     float *dp = malloc(sizeof(float) * B * D);
-    for (int i = 0; i < B * D; i++) dp[i] = 2.0f * lvt_rng_unit(3, 0, 2, 0, i) - 1.0f;
+    for (int i = 0; i < B * D; i++)
+        dp[i] = 2.0f * lvt_rng_unit(3, 0, 2, 0, i) - 1.0f;
     float *g0 = malloc(m.n_params * sizeof(float)), *g1 = malloc(m.n_params * sizeof(float));
     float *ctx2 = malloc(sizeof(float) * B * L * D);
-    for (int i = 0; i < B * L * D; i++) ctx2[i] = ctx[(i + 37) % (B * L * D)];
+    for (int i = 0; i < B * L * D; i++)
+        ctx2[i] = ctx[(i + 37) % (B * L * D)];
     lvt_model_zero_grad(&m);
     CHECK(lvt_model_forward(&m, 0, ctx, B, 1, &key, NULL, &e) == 0, "fwd");
     CHECK(lvt_model_backward(&m, 0, dp, NULL, &e) == 0, "bwd");

@@ -31,7 +31,8 @@ static double loss_of(problem *P) {
     }
     const float *raw = lvt_model_raw(P->m, 0), *pred = lvt_model_pred(P->m, 0);
     double s = 0.0;
-    for (int i = 0; i < B * c->dim; i++) s += (double)P->wr[i] * raw[i] + (double)P->wp[i] * pred[i];
+    for (int i = 0; i < B * c->dim; i++)
+        s += (double)P->wr[i] * raw[i] + (double)P->wp[i] * pred[i];
     return s;
 }
 
@@ -54,8 +55,13 @@ static double fd(problem *P, float *x) {
 
 static int run_check(lvt_backend *be, int train) {
     lvt_err e = {{0}};
-    lvt_model_cfg cfg = {.dim = 16, .d_model = 8, .n_heads = 2, .n_layers = 2, .ffn_mult = 4,
-                         .context_len = 5, .dropout = 0.25f};
+    lvt_model_cfg cfg = {.dim = 16,
+                         .d_model = 8,
+                         .n_heads = 2,
+                         .n_layers = 2,
+                         .ffn_mult = 4,
+                         .context_len = 5,
+                         .dropout = 0.25f};
     lvt_model m;
     CHECK(lvt_model_create(&m, &cfg, be, &e) == 0, "create: %s", e.msg);
     CHECK(lvt_model_init(&m, 1234, &e) == 0, "init: %s", e.msg);
@@ -71,7 +77,8 @@ static int run_check(lvt_backend *be, int train) {
     P.wr = malloc(sizeof(float) * B * D);
     P.wp = malloc(sizeof(float) * B * D);
     float *dctx = malloc(sizeof(float) * B * L * D);
-    for (int i = 0; i < B * L * D; i++) P.ctx[i] = 2.0f * lvt_rng_unit(5, 0, 1, 0, i) - 1.0f;
+    for (int i = 0; i < B * L * D; i++)
+        P.ctx[i] = 2.0f * lvt_rng_unit(5, 0, 1, 0, i) - 1.0f;
     for (int i = 0; i < B * D; i++) {
         P.wr[i] = 2.0f * lvt_rng_unit(5, 0, 2, 0, i) - 1.0f;
         P.wp[i] = 2.0f * lvt_rng_unit(5, 0, 3, 0, i) - 1.0f;
@@ -93,9 +100,11 @@ static int run_check(lvt_backend *be, int train) {
         for (size_t i = 1; i < ti->numel; i++)
             if (fabsf(an[ti->offset + i]) > fabsf(an[ti->offset + imax])) imax = i;
         idx[0] = imax;
-        for (int k = 1; k < 6; k++) idx[k] = lvt_rng_u32(11, 0, 9, (uint64_t)t, (uint64_t)k) % ti->numel;
+        for (int k = 1; k < 6; k++)
+            idx[k] = lvt_rng_u32(11, 0, 9, (uint64_t)t, (uint64_t)k) % ti->numel;
         double tensor_norm = 0.0;
-        for (size_t i = 0; i < ti->numel; i++) tensor_norm = fmax(tensor_norm, fabs(an[ti->offset + i]));
+        for (size_t i = 0; i < ti->numel; i++)
+            tensor_norm = fmax(tensor_norm, fabs(an[ti->offset + i]));
         CHECK(tensor_norm > 1e-6, "%s: analytic gradient is all zero", ti->name);
         for (int k = 0; k < 6; k++) {
             size_t j = ti->offset + idx[k];
@@ -131,11 +140,13 @@ static int run_check(lvt_backend *be, int train) {
     for (int pos = 0; pos < L; pos++) {
         double s = 0.0;
         for (int b = 0; b < B; b++)
-            for (int i = 0; i < D; i++) s += fabs(dctx[(b * L + pos) * D + i]);
+            for (int i = 0; i < D; i++)
+                s += fabs(dctx[(b * L + pos) * D + i]);
         CHECK(s > 1e-6, "dctx at position %d is zero", pos);
     }
     printf("%s mode: %d gradient entries checked, %d outside |fd-an| <= %.0e + %.0e*max, worst "
-           "err/tol %.3f\n", train ? "train" : "eval", n_checked, n_bad, ATOL, RTOL, worst);
+           "err/tol %.3f\n",
+           train ? "train" : "eval", n_checked, n_bad, ATOL, RTOL, worst);
     CHECK(n_bad == 0, "%d of %d gradient entries disagree with finite differences", n_bad,
           n_checked);
 
@@ -143,7 +154,8 @@ static int run_check(lvt_backend *be, int train) {
     loss_of(&P);
     CHECK(lvt_model_backward2(&m, 0, P.wr, P.wp, NULL, &e) == 0, "backward: %s", e.msg);
     double maxdev = 0.0;
-    for (size_t i = 0; i < m.n_params; i++) maxdev = fmax(maxdev, fabs(m.grads[i] - 2.0 * an[i]));
+    for (size_t i = 0; i < m.n_params; i++)
+        maxdev = fmax(maxdev, fabs(m.grads[i] - 2.0 * an[i]));
     CHECK(maxdev < 1e-5, "second backward does not accumulate (max dev %g)", maxdev);
 
     free(an);

@@ -16,7 +16,8 @@ static void test_rate(lvt_backend *be) {
     for (size_t i = 0; i < n; i++) x[i] = 1.0f;
     for (int t = 0; t < 4; t++) {
         float p = ps[t];
-        lvt_dropout_key key = {.seed = 2024, .step = (uint64_t)t, .site = 17, .sample_base = 0, .p = p};
+        lvt_dropout_key key = {
+            .seed = 2024, .step = (uint64_t)t, .site = 17, .sample_base = 0, .p = p};
         be->ops->dropout_fwd(be, x, y, mask, S, P, &key);
         size_t kept = 0;
         double ysum = 0.0;

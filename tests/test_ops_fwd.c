@@ -79,7 +79,10 @@ static void test_gemm(lvt_backend *be, trng *r) {
                             for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = NAN;
                     for (int i = 0; i < M; i++)
                         for (int j = 0; j < ldc; j++) {
-                            if (j >= N) { want[(size_t)i * ldc + j] = C[(size_t)i * ldc + j]; continue; }
+                            if (j >= N) { /* padding: must stay as it was */
+                                want[(size_t)i * ldc + j] = C[(size_t)i * ldc + j];
+                                continue;
+                            }
                             double acc = 0.0;
                             for (int kk = 0; kk < K; kk++) {
                                 double a = ta ? A[(size_t)kk * lda + i] : A[(size_t)i * lda + kk];
@@ -98,8 +101,8 @@ static void test_gemm(lvt_backend *be, trng *r) {
                             if (!(d <= err)) err = d;
                         }
                     /* |terms| <= 1, K terms: fp32 error bound ~ K * 2^-24 * K, use 1e-6 * K */
-                    CHECK(err <= 1e-6 * K, "gemm M%d N%d K%d ta%d tb%d beta%g: max abs err %g", M, N,
-                          K, ta, tb, beta, err);
+                    CHECK(err <= 1e-6 * K, "gemm M%d N%d K%d ta%d tb%d beta%g: max abs err %g",
+                          M, N, K, ta, tb, beta, err);
                     if (err > worst) worst = err;
                     free(A), free(B), free(C), free(want);
                 }
@@ -351,8 +354,8 @@ static void test_attention_fwd(lvt_backend *be, trng *r) {
             for (int row = 0; row < B * Lq; row++)
                 pad += out[(size_t)row * ldo + d] != 0.0f || out[(size_t)row * ldo + d + 1] != 0.0f;
             CHECK(pad == 0, "attention wrote outside its columns");
-            printf("attention fwd B%d Lq%d Lk%d H%d hd%d causal%d drop%d: out err %.3g probs err %.3g\n",
-                   B, Lq, Lk, H, hd, causal, dp, eo, ep);
+            printf("attention fwd B%d Lq%d Lk%d H%d hd%d causal%d drop%d: out err %.3g "
+                   "probs err %.3g\n", B, Lq, Lk, H, hd, causal, dp, eo, ep);
             free(q), free(kv), free(out), free(probs), free(mask), free(wout), free(wprobs);
         }
 }
@@ -360,7 +363,8 @@ static void test_attention_fwd(lvt_backend *be, trng *r) {
 static void test_adamw(lvt_backend *be, trng *r) {
     size_t n = 1000;
     float *p = fbuf(n), *g = fbuf(n), *m = fbuf(n), *v = fbuf(n);
-    double *P = calloc(n, sizeof(double)), *Mm = calloc(n, sizeof(double)), *V = calloc(n, sizeof(double));
+    double *P = calloc(n, sizeof(double)), *Mm = calloc(n, sizeof(double));
+    double *V = calloc(n, sizeof(double));
     trng_fill(r, p, n, -1, 1);
     for (size_t i = 0; i < n; i++) P[i] = p[i];
     float lr = 1e-3f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, wd = 0.01f, gs = 0.5f;
@@ -370,15 +374,28 @@ static void test_adamw(lvt_backend *be, trng *r) {
         for (size_t i = 0; i < n; i++) {
             double gi = (double)g[i] * gs;
             P[i] *= 1.0 - (double)lr * wd;
-            Mm[i] = b1 * Mm[i] + (1 - (double)b1) * gi;
-            V[i] = b2 * V[i] + (1 - (double)b2) * gi * gi;
-            double mh = Mm[i] / (1 - pow(b1, (double)t)), vh = V[i] / (1 - pow(b2, (double)t));
+            /* the config's betas are the decimals 0.9 and 0.999 (see lvt_float_decimal) */
+            Mm[i] = 0.9 * Mm[i] + (1 - 0.9) * gi;
+            V[i] = 0.999 * V[i] + (1 - 0.999) * gi * gi;
+            double mh = Mm[i] / (1 - pow(0.9, (double)t)), vh = V[i] / (1 - pow(0.999, (double)t));
             P[i] -= lr * mh / (sqrt(vh) + eps);
         }
     }
-    double err = 0;
-    for (size_t i = 0; i < n; i++) err = fmax(err, fabs(p[i] - P[i]));
+    double err = 0, errv = 0, vmax = 0;
+    for (size_t i = 0; i < n; i++) {
+        err = fmax(err, fabs(p[i] - P[i]));
+        errv = fmax(errv, fabs(v[i] - V[i]));
+        vmax = fmax(vmax, V[i]);
+    }
     CHECK(err < 1e-6, "adamw 5 steps vs double formula: err %g", err);
+    CHECK(errv < 1e-6 * vmax, "adamw v vs double formula: rel err %g", errv / vmax);
+    /* float hyperparameters are read back as the decimals they came from */
+    CHECK(lvt_float_decimal(0.999f) == 0.999 && lvt_float_decimal(0.9f) == 0.9 &&
+              lvt_float_decimal(0.98f) == 0.98 && lvt_float_decimal(1e-8f) == 1e-8 &&
+              lvt_float_decimal(0.0f) == 0.0 && lvt_float_decimal(-2.5f) == -2.5,
+          "lvt_float_decimal of short decimals");
+    float odd = nextafterf(0.999f, 1.0f);
+    CHECK((float)lvt_float_decimal(odd) == odd, "lvt_float_decimal must round-trip");
     printf("adamw: 5 steps, max abs err vs double formula %.3g\n", err);
     free(p), free(g), free(m), free(v), free(P), free(Mm), free(V);
 }

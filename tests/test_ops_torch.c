@@ -36,7 +36,8 @@ static void run_layernorm(lvt_backend *be, trng *r, FILE *meta) {
     SAVEF("ln_x", x, n), SAVEF("ln_g", g, N), SAVEF("ln_b", b, N), SAVEF("ln_dy", dy, n);
     SAVEF("ln_y", y, n), SAVEF("ln_dx", dx, n), SAVEF("ln_dg", dg, N), SAVEF("ln_db", db, N);
     fprintf(meta, "\"ln\": {\"M\": %d, \"N\": %d, \"eps\": 1e-5},\n", M, N);
-    free(x), free(g), free(b), free(y), free(dy), free(dx), free(dg), free(db), free(mean), free(rstd);
+    free(x), free(g), free(b), free(y), free(dy), free(dx), free(dg), free(db);
+    free(mean), free(rstd);
 }
 
 static void run_attention(lvt_backend *be, trng *r, FILE *meta, int idx, int B, int Lq, int Lk,
@@ -119,7 +120,7 @@ static void run_linear(lvt_backend *be, trng *r, FILE *meta) {
 static void run_adamw(lvt_backend *be, trng *r, FILE *meta) {
     size_t n = 5000;
     int steps = 5;
-    float lr = 3e-4f, b1 = 0.9f, b2 = 0.98f, eps = 1e-8f, wd = 0.05f, gs = 0.7f;
+    float lr = 3e-4f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, wd = 0.05f, gs = 0.7f;
     float *p = fbuf(n), *m = fbuf(n), *v = fbuf(n), *g = fbuf(n * steps), *p1 = fbuf(n);
     trng_fill(r, p, n, -1, 1);
     trng_fill(r, g, n * steps, -1e-2f, 1e-2f);
@@ -130,8 +131,10 @@ static void run_adamw(lvt_backend *be, trng *r, FILE *meta) {
         if (t == 1) memcpy(p1, p, n * sizeof(float));
     }
     SAVEF("adam_p1", p1, n), SAVEF("adam_p5", p, n), SAVEF("adam_m5", m, n), SAVEF("adam_v5", v, n);
-    fprintf(meta, "\"adam\": {\"n\": %zu, \"steps\": %d, \"lr\": %.9g, \"b1\": %.9g, \"b2\": %.9g, "
-                  "\"eps\": %.9g, \"wd\": %.9g, \"gs\": %.9g}\n", n, steps, lr, b1, b2, eps, wd, gs);
+    /* torch gets the hyperparameters as the decimal literals a config holds (0.98, not the
+     * float 0.980000019): it forms 1 - beta in double, and so must the backend */
+    fprintf(meta, "\"adam\": {\"n\": %zu, \"steps\": %d, \"lr\": %g, \"b1\": %g, \"b2\": %g, "
+                  "\"eps\": %g, \"wd\": %g, \"gs\": %.9g}\n", n, steps, lr, b1, b2, eps, wd, gs);
     free(p), free(m), free(v), free(g), free(p1);
 }
 

@@ -9,21 +9,21 @@
 #include "lvt/ops.h"
 
 typedef struct lvt_model_cfg {
-    int dim;          /* D, input/output vector dimension (768) */
-    int d_model;      /* d (512) */
-    int n_heads;      /* 8 */
-    int n_layers;     /* 4 */
-    int ffn_mult;     /* dim_feedforward = ffn_mult * d_model */
-    int context_len;  /* L (5) */
-    float dropout;    /* 0.1 */
+    int dim;         /* D, input/output vector dimension (768) */
+    int d_model;     /* d (512) */
+    int n_heads;     /* 8 */
+    int n_layers;    /* 4 */
+    int ffn_mult;    /* dim_feedforward = ffn_mult * d_model */
+    int context_len; /* L (5) */
+    float dropout;   /* 0.1 */
 } lvt_model_cfg;
 
 /* One named tensor inside the flat parameter buffer. */
 typedef struct lvt_tensor_info {
-    char name[96];      /* PyTorch state_dict name, e.g. "transformer_decoder.layers.0.norm1.weight" */
-    int ndim;           /* 1 or 2 */
-    int64_t shape[2];   /* [out, in] for weights (row-major), [n] for vectors */
-    size_t offset;      /* in floats, into params/grads */
+    char name[96]; /* PyTorch state_dict name, e.g. "transformer_decoder.layers.0.norm1.weight" */
+    int ndim;      /* 1 or 2 */
+    int64_t shape[2]; /* [out, in] for weights (row-major), [n] for vectors */
+    size_t offset;    /* in floats, into params/grads */
     size_t numel;
 } lvt_tensor_info;
 
@@ -33,8 +33,8 @@ typedef struct lvt_model {
     lvt_model_cfg cfg;
     lvt_backend *be;
     size_t n_params;
-    float *params;      /* backend memory, n_params floats */
-    float *grads;       /* backend memory, n_params floats (accumulated by backward) */
+    float *params; /* backend memory, n_params floats */
+    float *grads;  /* backend memory, n_params floats (accumulated by backward) */
     int n_tensors;
     lvt_tensor_info *tensors; /* host array, in state_dict order */
     lvt_model_acts *acts;

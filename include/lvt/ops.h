@@ -54,7 +54,8 @@ typedef struct lvt_ops {
     /* dt[j] += sum_o dy[o*inner + j]  (bias gradient) */
     void (*sum_bcast)(lvt_backend *be, const float *dy, float *dt, int outer, int inner);
     /* 2-D copy of M rows of N floats with leading dimensions. */
-    void (*copy_rows)(lvt_backend *be, float *dst, int ldd, const float *src, int lds, int M, int N);
+    void (*copy_rows)(lvt_backend *be, float *dst, int ldd, const float *src, int lds, int M,
+                      int N);
     /* y = a + b (elementwise, y may alias a or b) */
     void (*add)(lvt_backend *be, const float *a, const float *b, float *y, size_t n);
     /* y += alpha * x */
@@ -120,7 +121,9 @@ typedef struct lvt_ops {
 
     /* ---- optimiser ---- */
     /* AdamW (decoupled weight decay) over a flat buffer; g is multiplied by grad_scale first
-     * (global-norm clipping). t is the 1-based step for bias correction. */
+     * (global-norm clipping). t is the 1-based step for bias correction. Exactly
+     * torch.optim.AdamW: scalar factors in double with the betas widened by lvt_float_decimal
+     * (below), tensor math in fp32; see docs/ops.md. */
     void (*adamw)(lvt_backend *be, float *p, const float *g, float *m, float *v, size_t n, float lr,
                   float beta1, float beta2, float eps, float weight_decay, long t,
                   float grad_scale);
@@ -156,5 +159,11 @@ void lvt_backend_destroy(lvt_backend *be);
 
 /* True when this build has the CUDA backend and a device is usable. */
 int lvt_cuda_available(void);
+
+/* The shortest decimal (at most 9 significant digits) that rounds to the float x, as a double:
+ * the value a JSON config or a Python literal held before it was narrowed to float. adamw
+ * forms 1 - beta and beta^t from lvt_float_decimal(beta), as torch does from the double beta
+ * (from the float, 1 - 0.999f is off by 1.3e-5 relative). Host function, for both backends. */
+double lvt_float_decimal(float x);
 
 #endif

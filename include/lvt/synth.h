@@ -43,9 +43,14 @@ int lvt_synth_calibrate(const lvt_synth_opts *o, double *topic2, double *slow2, 
  * lvt_store_free. Deterministic in (opts), independent of the number of threads. */
 int lvt_synth_generate(const lvt_synth_opts *o, lvt_store *s, lvt_err *e);
 
+/* Apply the world's rotation Q (the lag-1 map of the predictable state) to n rows x[n, dim]
+ * into y[n, dim] (x != y). For oracle predictors in tests and docs. */
+int lvt_synth_rotate(const lvt_synth_opts *o, const float *x, float *y, int64_t n, lvt_err *e);
+
 /* ---- inspect ------------------------------------------------------------------------------- */
 
 #define LVT_INSPECT_MAX_L 64
+#define LVT_INSPECT_FWD_MAX 40000 /* the forward score uses at most the first 40000 sampled windows */
 
 typedef struct lvt_inspect_opts {
     int context_len;       /* L (default 5) */
@@ -65,10 +70,11 @@ typedef struct lvt_inspect_stats {
     double profile[LVT_INSPECT_MAX_L]; /* mean cos(ctx[i], target), i = 0..L-1 */
     double copy_last;       /* = profile[L-1] */
     double mean_ctx;        /* mean cos(mean of the context, target) */
-    int have_forward;       /* 0 when too few windows (or L < 2) for the score */
+    int have_forward;       /* 0 when L < 2 or no windows in both even and odd articles */
     double forward_x;       /* D * mean (c_{t+1} - c_{t-1}) . A c_t, A fitted on the other half:
                                an unbiased estimate of 2 D |antisym. lag-1 cross-cov|^2 */
-    double forward_signal;  /* signed sqrt of forward_x (docs/synth.md); about 0 = none */
+    double forward_signal;  /* signed sqrt of forward_x (docs/synth.md): about 0 = no forward
+                               signal; the same for time-reversed data (a magnitude) */
 } lvt_inspect_stats;
 
 void lvt_inspect_defaults(lvt_inspect_opts *o);

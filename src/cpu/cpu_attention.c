@@ -92,9 +92,10 @@ void cpu_attention_bwd(lvt_backend *be, const float *dout, int ldo, const float 
         for (int h = 0; h < H; h++) {
             float dp[LVT_CPU_ATTN_MAX_LK];
             /* this (b, h) owns rows b*Lk.. of dk, dv in columns h*hd..: clear them */
+            const size_t hbytes = (size_t)hd * sizeof(float);
             for (int j = 0; j < Lk; j++) {
-                memset(dk + (size_t)(b * Lk + j) * ldk + (size_t)h * hd, 0, (size_t)hd * sizeof(float));
-                memset(dv + (size_t)(b * Lk + j) * ldv + (size_t)h * hd, 0, (size_t)hd * sizeof(float));
+                memset(dk + (size_t)(b * Lk + j) * ldk + (size_t)h * hd, 0, hbytes);
+                memset(dv + (size_t)(b * Lk + j) * ldv + (size_t)h * hd, 0, hbytes);
             }
             for (int i = 0; i < Lq; i++) {
                 size_t prow = (((size_t)b * H + h) * Lq + i) * Lk;

@@ -11,8 +11,10 @@ void cpu_gemm(lvt_backend *be, int trans_a, int trans_b, int M, int N, int K, fl
               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { /* op(A)@op(B) is zero: C = beta * C (BLAS semantics, beta == 0 clears) */
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
+        for (int i = 0; i < M; i++) {
+            float *row = C + (size_t)i * ldc;
+            for (int j = 0; j < N; j++) row[j] = beta == 0.0f ? 0.0f : beta * row[j];
+        }
         return;
     }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
@@ -87,6 +89,7 @@ double cpu_sum(lvt_backend *be, const float *x, size_t n) {
         for (size_t b = b0; b < b1; b++) {
             size_t i1 = (b + 1) * CPU_SUM_BLOCK < n ? (b + 1) * CPU_SUM_BLOCK : n;
             double s = 0.0;
+#pragma omp simd reduction(+ : s)
             for (size_t i = b * CPU_SUM_BLOCK; i < i1; i++) s += x[i];
             part[b - b0] = s;
         }
@@ -105,6 +108,7 @@ double cpu_sumsq(lvt_backend *be, const float *x, size_t n) {
         for (size_t b = b0; b < b1; b++) {
             size_t i1 = (b + 1) * CPU_SUM_BLOCK < n ? (b + 1) * CPU_SUM_BLOCK : n;
             double s = 0.0;
+#pragma omp simd reduction(+ : s)
             for (size_t i = b * CPU_SUM_BLOCK; i < i1; i++) s += (double)x[i] * x[i];
             part[b - b0] = s;
         }
@@ -119,13 +123,15 @@ double cpu_sumsq(lvt_backend *be, const float *x, size_t n) {
  * with the scalar factors computed in double (as Python does) and the tensor math in fp32. */
 void cpu_adamw(lvt_backend *be, float *p, const float *g, float *m, float *v, size_t n, float lr,
                float beta1, float beta2, float eps, float weight_decay, long t, float grad_scale) {
-    double bc1 = 1.0 - pow((double)beta1, (double)t);
-    double bc2 = 1.0 - pow((double)beta2, (double)t);
+    /* the betas as the decimals the config held (see lvt_float_decimal in ops.h) */
+    double b1 = lvt_float_decimal(beta1), b2 = lvt_float_decimal(beta2);
+    double bc1 = 1.0 - pow(b1, (double)t);
+    double bc2 = 1.0 - pow(b2, (double)t);
     float decay = (float)(1.0 - (double)lr * (double)weight_decay);
     float step_size = (float)((double)lr / bc1);
     float bc2_sqrt = (float)sqrt(bc2);
-    float w1 = (float)(1.0 - (double)beta1);
-    float w2 = (float)(1.0 - (double)beta2);
+    float w1 = (float)(1.0 - b1);
+    float w2 = (float)(1.0 - b2);
 #pragma omp parallel for if (n > 65536)
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] * grad_scale;

@@ -15,9 +15,11 @@ void cpu_layernorm_fwd(lvt_backend *be, const float *x, const float *g, const fl
         const float *xr = x + (size_t)m * N;
         float *yr = y + (size_t)m * N;
         double s = 0.0;
+#pragma omp simd reduction(+ : s)
         for (int j = 0; j < N; j++) s += xr[j];
         double mu = s / N;
         double ss = 0.0;
+#pragma omp simd reduction(+ : ss)
         for (int j = 0; j < N; j++) {
             double d = xr[j] - mu;
             ss += d * d;
@@ -40,6 +42,7 @@ void cpu_layernorm_bwd(lvt_backend *be, const float *dy, const float *x, const f
         float *dxr = dx + (size_t)m * N;
         float mu = mean[m], rs = rstd[m];
         float a = 0.0f, c = 0.0f;
+#pragma omp simd reduction(+ : a, c)
         for (int j = 0; j < N; j++) {
             float dyg = dyr[j] * g[j];
             a += dyg;
@@ -79,6 +82,7 @@ void cpu_l2norm_fwd(lvt_backend *be, const float *x, float *y, float *norms, int
         const float *xr = x + (size_t)m * N;
         float *yr = y + (size_t)m * N;
         double ss = 0.0;
+#pragma omp simd reduction(+ : ss)
         for (int j = 0; j < N; j++) ss += (double)xr[j] * xr[j];
         float n = (float)sqrt(ss);
         float d = n > eps ? n : eps;
@@ -98,6 +102,7 @@ void cpu_l2norm_bwd(lvt_backend *be, const float *dy, const float *x, const floa
         float n = norms[m];
         if (n >= eps && n > 0.0f) {
             double xd = 0.0;
+#pragma omp simd reduction(+ : xd)
             for (int j = 0; j < N; j++) xd += (double)xr[j] * dyr[j];
             float inv = 1.0f / n;
             float c = (float)(xd / ((double)n * n * n));

@@ -52,7 +52,8 @@ int main(int argc, char **argv) {
                          .ffn_mult = 4,
                          .context_len = (int)arg_long(argc, argv, "--context", 5),
                          .dropout = (float)arg_double(argc, argv, "--dropout", 0.1)};
-    int B = (int)arg_long(argc, argv, "--batch", 4), train = (int)arg_long(argc, argv, "--train", 0);
+    int B = (int)arg_long(argc, argv, "--batch", 4),
+        train = (int)arg_long(argc, argv, "--train", 0);
     uint64_t seed = (uint64_t)arg_long(argc, argv, "--seed", 42);
     float perturb = (float)arg_double(argc, argv, "--perturb", 0.0);
     lvt_dropout_key key = {.seed = seed + 1000, .step = 17, .site = 0, .sample_base = 1000, .p = 0};
@@ -60,8 +61,9 @@ int main(int argc, char **argv) {
     lvt_err e = {{0}};
     lvt_backend *be = NULL;
     lvt_model m;
-    if (lvt_backend_create(&be, "cpu", -1, LVT_MATH_FP32, &e) || lvt_model_create(&m, &cfg, be, &e) ||
-        lvt_model_init(&m, seed, &e) || lvt_model_plan(&m, B, 1, &e)) {
+    if (lvt_backend_create(&be, "cpu", -1, LVT_MATH_FP32, &e) ||
+        lvt_model_create(&m, &cfg, be, &e) || lvt_model_init(&m, seed, &e) ||
+        lvt_model_plan(&m, B, 1, &e)) {
         fprintf(stderr, "driver: %s\n", e.msg);
         return 1;
     }
@@ -86,7 +88,8 @@ int main(int argc, char **argv) {
             v[i] = 2.0f * lvt_rng_unit(seed, 1, 54321, r, (uint64_t)i) - 1.0f;
             s += (double)v[i] * v[i];
         }
-        for (int i = 0; i < D; i++) v[i] = (float)(v[i] / sqrt(s));
+        for (int i = 0; i < D; i++)
+            v[i] = (float)(v[i] / sqrt(s));
     }
     /* backend memory of the CPU backend is host memory; go through ops anyway */
     float *ctx_d = be->ops->alloc(be, nc * sizeof(float), &e);
@@ -124,10 +127,10 @@ int main(int argc, char **argv) {
     float *grads = malloc(m.n_params * sizeof(float));
     be->ops->to_host(be, grads, m.grads, m.n_params * sizeof(float));
 
-    int bad = write_f32(out, "params.f32", host, m.n_params) | write_f32(out, "grads.f32", grads, m.n_params) |
-              write_f32(out, "ctx.f32", ctx, nc) | write_f32(out, "y.f32", y, no) |
-              write_f32(out, "raw.f32", raw, no) | write_f32(out, "pred.f32", pred, no) |
-              write_f32(out, "dctx.f32", dctx, nc);
+    int bad = write_f32(out, "params.f32", host, m.n_params) |
+              write_f32(out, "grads.f32", grads, m.n_params) | write_f32(out, "ctx.f32", ctx, nc) |
+              write_f32(out, "y.f32", y, no) | write_f32(out, "raw.f32", raw, no) |
+              write_f32(out, "pred.f32", pred, no) | write_f32(out, "dctx.f32", dctx, nc);
     /* the FFN activations: their sign pattern is lvt's ReLU decision (see the Python side) */
     size_t nf = (size_t)B * L * cfg.ffn_mult * cfg.d_model;
     float *ffn = malloc(nf * sizeof(float));
@@ -146,13 +149,17 @@ int main(int argc, char **argv) {
         fprintf(stderr, "driver: cannot write into %s\n", out);
         return 1;
     }
-    fprintf(f, "{\"dim\": %d, \"d_model\": %d, \"n_heads\": %d, \"n_layers\": %d, \"ffn\": %d, "
-               "\"context_len\": %d, \"batch\": %d, \"dropout\": %.9g, \"train\": %d, \"loss\": %.12g,\n",
-            cfg.dim, cfg.d_model, cfg.n_heads, cfg.n_layers, cfg.ffn_mult * cfg.d_model, L, B,
-            (double)cfg.dropout, train, loss);
-    fprintf(f, " \"key\": {\"seed\": %llu, \"step\": %llu, \"sample_base\": %lld, \"site_base\": %d},\n",
-            (unsigned long long)key.seed, (unsigned long long)key.step, (long long)key.sample_base,
-            LVT_SITE_LAYER_BASE);
+    fprintf(
+        f,
+        "{\"dim\": %d, \"d_model\": %d, \"n_heads\": %d, \"n_layers\": %d, \"ffn\": %d, "
+        "\"context_len\": %d, \"batch\": %d, \"dropout\": %.9g, \"train\": %d, \"loss\": %.12g,\n",
+        cfg.dim, cfg.d_model, cfg.n_heads, cfg.n_layers, cfg.ffn_mult * cfg.d_model, L, B,
+        (double)cfg.dropout, train, loss);
+    fprintf(
+        f,
+        " \"key\": {\"seed\": %llu, \"step\": %llu, \"sample_base\": %lld, \"site_base\": %d},\n",
+        (unsigned long long)key.seed, (unsigned long long)key.step, (long long)key.sample_base,
+        LVT_SITE_LAYER_BASE);
     fprintf(f, " \"tensors\": [\n");
     for (int i = 0; i < m.n_tensors; i++) {
         const lvt_tensor_info *t = &m.tensors[i];

@@ -51,7 +51,7 @@ CASES = [
 
 def load(dirname, name, shape):
     a = np.fromfile(os.path.join(dirname, name), dtype="<f4")
-    return torch.tensor(a.astype(np.float64)).reshape(shape)
+    return torch.from_numpy(a.astype(np.float64)).reshape(shape)
 
 
 def run_case(name, driver, args, tmp):
@@ -66,8 +66,8 @@ def run_case(name, driver, args, tmp):
     sd, g_lvt = OrderedDict(), OrderedDict()
     for t in meta["tensors"]:
         n = int(np.prod(t["shape"]))
-        sd[t["name"]] = torch.tensor(flat[t["offset"]:t["offset"] + n]).reshape(t["shape"])
-        g_lvt[t["name"]] = torch.tensor(gflat[t["offset"]:t["offset"] + n]).reshape(t["shape"])
+        sd[t["name"]] = torch.from_numpy(flat[t["offset"]:t["offset"] + n]).reshape(t["shape"])
+        g_lvt[t["name"]] = torch.from_numpy(gflat[t["offset"]:t["offset"] + n]).reshape(t["shape"])
     ctx = load(out, "ctx.f32", (B, L, D)).requires_grad_(True)
     y = load(out, "y.f32", (B, D))
     raw_lvt, pred_lvt = load(out, "raw.f32", (B, D)), load(out, "pred.f32", (B, D))
@@ -147,7 +147,7 @@ def run_case(name, driver, args, tmp):
                             % (dev, gdev))
 
     # lvt against the float64 reference with lvt's masks and ReLU decisions
-    params = OrderedDict((k, v.clone().requires_grad_(True)) for k, v in sd.items())
+    params = OrderedDict((k, v.requires_grad_(True)) for k, v in sd.items())  # sd's last use
     raw, pred = reference.functional_forward(params, ctx, nh, nl, masks, p, relu_pattern=pattern)
     grad_of = lambda k: params[k].grad  # noqa: E731
     loss = ((raw - y) ** 2).mean() + 0.5 * ((pred - y) ** 2).mean()
