@@ -21,10 +21,38 @@ extern "C" {
 typedef struct cuda_impl {
     cudaStream_t stream;
     cublasHandle_t blas;
+    void *blas_ws;          /* cuBLAS workspace set explicitly, so graph capture never allocates */
     double *d_acc;          /* device accumulator for sum/sumsq */
     __nv_bfloat16 *bf_a, *bf_b; /* BF16 staging for GEMM inputs */
     size_t bf_cap;
+    /* Graph replay of keyed draws (cuda/graph.cu): while rng_dev is set, dropout, attention
+     * dropout and context drop read their step and sample base from d_rng[0], d_rng[1] on the
+     * device, offset by (key value - the reference value given at capture). */
+    uint64_t *d_rng;
+    int rng_dev;
+    uint64_t rng_ref_step;
+    int64_t rng_ref_base;
 } cuda_impl;
+
+/* Step and sample base of a key as passed to a kernel: absolute when eager, relative to the
+ * capture reference when the kernel will add the device values at replay. */
+static void rng_args(lvt_backend *be, const lvt_dropout_key *key, uint64_t *step, int64_t *base,
+                     const uint64_t **dev) {
+    cuda_impl *im = (cuda_impl *)be->impl;
+    uint64_t s = key ? key->step : 0;
+    int64_t b = key ? key->sample_base : 0;
+    if (im->rng_dev) {
+        *step = s - im->rng_ref_step;
+        *base = (int64_t)((uint64_t)b - (uint64_t)im->rng_ref_base);
+        *dev = im->d_rng;
+    } else {
+        *step = s;
+        *base = b;
+        *dev = NULL;
+    }
+}
+
+#define LVT_CUDA_BLAS_WS ((size_t)32 << 20) /* cuBLAS workspace bytes */
 
 static cuda_impl *IMPL(lvt_backend *be) { return (cuda_impl *)be->impl; }
 static cudaStream_t STREAM(lvt_backend *be) { return IMPL(be)->stream; }
@@ -86,10 +114,24 @@ __global__ void k_to_bf16(const float *x, __nv_bfloat16 *y, int rows, int cols, 
     }
 }
 
+__global__ void k_gemm_k0(float *C, int ldc, int M, int N, float beta) {
+    size_t n = (size_t)M * N;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float *c = C + (i / N) * (size_t)ldc + i % N;
+        *c = beta == 0.0f ? 0.0f : beta * *c;
+    }
+}
+
 /* Row-major C = alpha op(A) op(B) + beta C through column-major cuBLAS: C^T = op(B)^T op(A)^T. */
 static void cu_gemm(lvt_backend *be, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                     const float *B, int ldb, float beta, float *C, int ldc) {
     cuda_impl *im = IMPL(be);
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { /* op(A)@op(B) is zero: C = beta * C (beta == 0 clears), as the CPU backend */
+        k_gemm_k0<<<blocks_for((size_t)M * N, 256), 256, 0, im->stream>>>(C, ldc, M, N, beta);
+        KCHECK();
+        return;
+    }
     cublasOperation_t opA = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opB = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
     if (be->math == LVT_MATH_BF16) {
         int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
@@ -142,6 +184,7 @@ __global__ void k_sum_bcast(const float *dy, float *dt, int outer, int inner) {
     dt[j] += s;
 }
 static void cu_sum_bcast(lvt_backend *be, const float *dy, float *dt, int outer, int inner) {
+    if (outer <= 0 || inner <= 0) return;
     k_sum_bcast<<<(inner + 127) / 128, 128, 0, STREAM(be)>>>(dy, dt, outer, inner);
     KCHECK();
 }
@@ -207,12 +250,13 @@ __global__ void k_layernorm_fwd(const float *x, const float *g, const float *b, 
     float *yr = y + (size_t)blockIdx.x * N;
     for (int j = threadIdx.x; j < N; j += blockDim.x) yr[j] = (xr[j] - m) * rs * g[j] + b[j];
     if (threadIdx.x == 0) {
-        mean[blockIdx.x] = m;
-        rstd[blockIdx.x] = rs;
+        if (mean) mean[blockIdx.x] = m;
+        if (rstd) rstd[blockIdx.x] = rs;
     }
 }
 static void cu_layernorm_fwd(lvt_backend *be, const float *x, const float *g, const float *b, float *y, float *mean,
                              float *rstd, int M, int N, float eps) {
+    if (M <= 0 || N <= 0) return;
     k_layernorm_fwd<<<M, 256, 0, STREAM(be)>>>(x, g, b, y, mean, rstd, N, eps);
     KCHECK();
 }
@@ -247,12 +291,13 @@ __global__ void k_layernorm_bwd_dg(const float *dy, const float *x, const float 
         sg += d * (x[(size_t)r * N + j] - mean[r]) * rstd[r];
         sb += d;
     }
-    dg[j] += sg;
-    db[j] += sb;
+    if (dg) dg[j] += sg;
+    if (db) db[j] += sb;
 }
 static void cu_layernorm_bwd(lvt_backend *be, const float *dy, const float *x, const float *mean, const float *rstd,
                              const float *g, float *dx, float *dg, float *db, int M, int N) {
-    k_layernorm_bwd_dg<<<(N + 127) / 128, 128, 0, STREAM(be)>>>(dy, x, mean, rstd, dg, db, M, N);
+    if (M <= 0 || N <= 0) return;
+    if (dg || db) k_layernorm_bwd_dg<<<(N + 127) / 128, 128, 0, STREAM(be)>>>(dy, x, mean, rstd, dg, db, M, N);
     k_layernorm_bwd_dx<<<M, 256, 0, STREAM(be)>>>(dy, x, mean, rstd, g, dx, N);
     KCHECK();
 }
@@ -268,6 +313,7 @@ __global__ void k_l2norm_fwd(const float *x, float *y, float *norms, int N, floa
     if (norms && threadIdx.x == 0) norms[blockIdx.x] = n;
 }
 static void cu_l2norm_fwd(lvt_backend *be, const float *x, float *y, float *norms, int M, int N, float eps) {
+    if (M <= 0 || N <= 0) return;
     k_l2norm_fwd<<<M, 256, 0, STREAM(be)>>>(x, y, norms, N, eps);
     KCHECK();
 }
@@ -288,6 +334,7 @@ __global__ void k_l2norm_bwd(const float *dy, const float *x, const float *norms
 }
 static void cu_l2norm_bwd(lvt_backend *be, const float *dy, const float *x, const float *norms, float *dx, int M,
                           int N, float eps) {
+    if (M <= 0 || N <= 0) return;
     k_l2norm_bwd<<<M, 256, 0, STREAM(be)>>>(dy, x, norms, dx, N, eps);
     KCHECK();
 }
@@ -329,11 +376,15 @@ static void cu_gelu_bwd(lvt_backend *be, const float *dy, const float *x, float 
 /* ---- dropout ------------------------------------------------------------------------------------- */
 
 __global__ void k_dropout_fwd(const float *x, float *y, uint8_t *mask, int n_samples, int per_sample, uint64_t seed,
-                              uint64_t step, uint32_t site, int64_t base, float p, float scale) {
+                              uint64_t step, uint32_t site, int64_t base, const uint64_t *rng, float p, float scale) {
+    if (rng) {
+        step += rng[0];
+        base += (int64_t)rng[1];
+    }
     GRID_LOOP(i, (size_t)n_samples * per_sample) {
         size_t s = i / per_sample, el = i % per_sample;
         uint8_t keep = p > 0.0f ? (lvt_rng_unit(seed, step, site, (uint64_t)(base + (int64_t)s), el) >= p) : 1;
-        mask[i] = keep;
+        if (mask) mask[i] = keep;
         y[i] = keep ? x[i] * scale : 0.0f;
     }
 }
@@ -342,15 +393,24 @@ static void cu_dropout_fwd(lvt_backend *be, const float *x, float *y, uint8_t *m
     float p = key ? key->p : 0.0f;
     float scale = p > 0.0f ? (p < 1.0f ? 1.0f / (1.0f - p) : 0.0f) : 1.0f;
     size_t n = (size_t)n_samples * per_sample;
+    if (n == 0) return;
+    uint64_t step;
+    int64_t base;
+    const uint64_t *rng;
+    rng_args(be, key, &step, &base, &rng);
     k_dropout_fwd<<<blocks_for(n, 256), 256, 0, STREAM(be)>>>(x, y, mask, n_samples, per_sample, key ? key->seed : 0,
-                                                               key ? key->step : 0, key ? key->site : 0,
-                                                               key ? key->sample_base : 0, p, scale);
+                                                               step, key ? key->site : 0, base, rng, p, scale);
     KCHECK();
 }
 __global__ void k_dropout_bwd(const float *dy, const uint8_t *mask, float *dx, size_t n, float scale) {
     GRID_LOOP(i, n) dx[i] = mask[i] ? dy[i] * scale : 0.0f;
 }
 static void cu_dropout_bwd(lvt_backend *be, const float *dy, const uint8_t *mask, float *dx, size_t n, float p) {
+    if (n == 0) return;
+    if (p <= 0.0f) { /* identity; mask may be NULL (as on the CPU) */
+        if (dx != dy) CK(cudaMemcpyAsync(dx, dy, n * sizeof(float), cudaMemcpyDeviceToDevice, STREAM(be)));
+        return;
+    }
     float scale = p > 0.0f ? (p < 1.0f ? 1.0f / (1.0f - p) : 0.0f) : 1.0f;
     k_dropout_bwd<<<blocks_for(n, 256), 256, 0, STREAM(be)>>>(dy, mask, dx, n, scale);
     KCHECK();
@@ -360,12 +420,16 @@ static void cu_dropout_bwd(lvt_backend *be, const float *dy, const uint8_t *mask
 
 __global__ void k_attention_fwd(const float *q, int ldq, const float *k, int ldk, const float *v, int ldv, float *out,
                                 int ldo, float *probs, uint8_t *drop_mask, int Lq, int Lk, int H, int hd, int causal,
-                                int dropping, uint64_t seed, uint64_t step, uint32_t site, int64_t base, float p,
-                                float dscale) {
+                                int dropping, uint64_t seed, uint64_t step, uint32_t site, int64_t base,
+                                const uint64_t *rng, float p, float dscale) {
     extern __shared__ float sm[];
     const int b = blockIdx.x / H, h = blockIdx.x % H;
     float *sq = sm, *sk = sq + Lq * hd, *sv = sk + Lk * hd, *sp = sv + Lk * hd; /* sp: [Lq][Lk] */
-    const float scale = rsqrtf((float)hd);
+    const float scale = 1.0f / sqrtf((float)hd); /* as the CPU backend */
+    if (rng) {
+        step += rng[0];
+        base += (int64_t)rng[1];
+    }
     for (int idx = threadIdx.x; idx < Lq * hd; idx += blockDim.x) {
         int i = idx / hd, c = idx % hd;
         sq[idx] = q[(size_t)(b * Lq + i) * ldq + h * hd + c];
@@ -429,10 +493,15 @@ static void cu_attention_fwd(lvt_backend *be, const float *q, int ldq, const flo
     float p = dropping ? key->p : 0.0f;
     float dscale = dropping ? (p < 1.0f ? 1.0f / (1.0f - p) : 0.0f) : 1.0f;
     size_t smem = sizeof(float) * ((size_t)Lq * hd + 2 * (size_t)Lk * hd + (size_t)Lq * Lk);
+    if (B <= 0 || H <= 0) return;
+    uint64_t step;
+    int64_t base;
+    const uint64_t *rng;
+    rng_args(be, key, &step, &base, &rng);
     set_smem((const void *)k_attention_fwd, smem);
     k_attention_fwd<<<B * H, 128, smem, STREAM(be)>>>(q, ldq, k, ldk, v, ldv, out, ldo, probs, drop_mask, Lq, Lk, H, hd,
-                                                      causal, dropping, key ? key->seed : 0, key ? key->step : 0,
-                                                      key ? key->site : 0, key ? key->sample_base : 0, p, dscale);
+                                                      causal, dropping, key ? key->seed : 0, step,
+                                                      key ? key->site : 0, base, rng, p, dscale);
     KCHECK();
 }
 
@@ -443,7 +512,7 @@ __global__ void k_attention_bwd(const float *dout, int ldo, const float *q, int 
     const int b = blockIdx.x / H, h = blockIdx.x % H;
     float *sq = sm, *sk = sq + Lq * hd, *sv = sk + Lk * hd, *sdo = sv + Lk * hd;
     float *sp = sdo + Lq * hd, *spd = sp + Lq * Lk, *sds = spd + Lq * Lk;
-    const float scale = rsqrtf((float)hd);
+    const float scale = 1.0f / sqrtf((float)hd);
     for (int idx = threadIdx.x; idx < Lq * hd; idx += blockDim.x) {
         int i = idx / hd, c = idx % hd;
         sq[idx] = q[(size_t)(b * Lq + i) * ldq + h * hd + c];
@@ -504,6 +573,7 @@ static void cu_attention_bwd(lvt_backend *be, const float *dout, int ldo, const 
     const uint8_t *mask = drop_p > 0.0f ? drop_mask : NULL;
     float dscale = drop_p > 0.0f ? (drop_p < 1.0f ? 1.0f / (1.0f - drop_p) : 0.0f) : 1.0f;
     size_t smem = sizeof(float) * (2 * (size_t)Lq * hd + 2 * (size_t)Lk * hd + 3 * (size_t)Lq * Lk);
+    if (B <= 0 || H <= 0) return;
     set_smem((const void *)k_attention_bwd, smem);
     k_attention_bwd<<<B * H, 128, smem, STREAM(be)>>>(dout, ldo, q, ldq, k, ldk, v, ldv, probs, mask, dscale, dq, dk,
                                                       dv, Lq, Lk, H, hd);
@@ -523,6 +593,7 @@ __global__ void k_dot_rows(const float *a, int lda, const float *b, int ldb, flo
 }
 static void cu_dot_rows(lvt_backend *be, const float *a, int lda, const float *b, int ldb, float *out, int M, int N) {
     int threads = 256, warps = threads / 32;
+    if (M <= 0) return;
     k_dot_rows<<<(M + warps - 1) / warps, threads, 0, STREAM(be)>>>(a, lda, b, ldb, out, M, N);
     KCHECK();
 }
@@ -566,12 +637,15 @@ __global__ void k_adamw(float *p, const float *g, float *m, float *v, size_t n, 
 }
 static void cu_adamw(lvt_backend *be, float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
                      float beta2, float eps, float weight_decay, long t, float grad_scale) {
-    double bc1 = 1.0 - pow((double)beta1, (double)t), bc2 = 1.0 - pow((double)beta2, (double)t);
+    /* the betas as the decimals the config held, exactly as cpu_adamw (see ops.h) */
+    double b1 = lvt_float_decimal(beta1), b2 = lvt_float_decimal(beta2);
+    double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
     float decay = (float)(1.0 - (double)lr * (double)weight_decay);
     float step_size = (float)((double)lr / bc1);
+    if (n == 0) return;
     k_adamw<<<blocks_for(n, 256), 256, 0, STREAM(be)>>>(p, g, m, v, n, decay, step_size, (float)sqrt(bc2),
-                                                         (float)(1.0 - (double)beta1), beta2,
-                                                         (float)(1.0 - (double)beta2), eps, grad_scale);
+                                                         (float)(1.0 - b1), beta2, (float)(1.0 - b2), eps,
+                                                         grad_scale);
     KCHECK();
 }
 
@@ -618,7 +692,7 @@ __global__ void k_scale_rows_add(const float *coef, int cs, float alpha, const f
     GRID_LOOP(idx, (size_t)M * N) {
         size_t m = idx / N, j = idx % N;
         float f = alpha * (coef ? coef[m * cs] : 1.0f);
-        y[m * ldy + j] += f * x[m * ldx + j];
+        if (f != 0.0f) y[m * ldy + j] += f * x[m * ldx + j]; /* the CPU skips zero factors too */
     }
 }
 static void cu_scale_rows_add(lvt_backend *be, const float *coef, int cs, float alpha, const float *x, int ldx,
@@ -629,10 +703,14 @@ static void cu_scale_rows_add(lvt_backend *be, const float *coef, int cs, float 
     KCHECK();
 }
 /* one block per sample */
-__global__ void k_context_drop(float *ctx, int L, int D, uint64_t seed, uint64_t step, int64_t base, float p,
-                               int mode) {
+__global__ void k_context_drop(float *ctx, int L, int D, uint64_t seed, uint64_t step, int64_t base,
+                               const uint64_t *rng, float p, int mode) {
     __shared__ double sh[32];
     int s = blockIdx.x;
+    if (rng) {
+        step += rng[0];
+        base += (int64_t)rng[1];
+    }
     uint64_t g = (uint64_t)(base + s);
     if (!(lvt_rng_unit(seed, step, LVT_SITE_CONTEXT_DROP, g, 0) < p)) return;
     float *last = ctx + ((size_t)s * L + (L - 1)) * D;
@@ -666,7 +744,11 @@ __global__ void k_context_drop(float *ctx, int L, int D, uint64_t seed, uint64_t
 }
 static void cu_context_drop(lvt_backend *be, float *ctx, int B, int L, int D, const lvt_dropout_key *key, int mode) {
     if (B <= 0) return;
-    k_context_drop<<<B, 128, 0, STREAM(be)>>>(ctx, L, D, key->seed, key->step, key->sample_base, key->p, mode);
+    uint64_t step;
+    int64_t base;
+    const uint64_t *rng;
+    rng_args(be, key, &step, &base, &rng);
+    k_context_drop<<<B, 128, 0, STREAM(be)>>>(ctx, L, D, key->seed, step, base, rng, key->p, mode);
     KCHECK();
 }
 
@@ -710,18 +792,28 @@ extern "C" int lvt_cuda_backend_create(lvt_backend **out, int device, lvt_math m
         return lvt_errf(e, "out of memory");
     }
     if ((rc = cudaStreamCreateWithFlags(&im->stream, cudaStreamNonBlocking)) != cudaSuccess ||
-        (rc = cudaMalloc(&im->d_acc, sizeof(double))) != cudaSuccess) {
+        (rc = cudaMalloc(&im->d_acc, sizeof(double))) != cudaSuccess ||
+        (rc = cudaMalloc(&im->d_rng, 2 * sizeof(uint64_t))) != cudaSuccess ||
+        (rc = cudaMemset(im->d_rng, 0, 2 * sizeof(uint64_t))) != cudaSuccess ||
+        (rc = cudaMalloc(&im->blas_ws, LVT_CUDA_BLAS_WS)) != cudaSuccess) {
+        cudaFree(im->d_acc);
+        cudaFree(im->d_rng);
         free(be);
         free(im);
         return lvt_errf(e, "CUDA set-up: %s", cudaGetErrorString(rc));
     }
     if (cublasCreate(&im->blas) != CUBLAS_STATUS_SUCCESS) {
         cudaStreamDestroy(im->stream);
+        cudaFree(im->d_acc);
+        cudaFree(im->d_rng);
+        cudaFree(im->blas_ws);
         free(be);
         free(im);
         return lvt_errf(e, "cublasCreate failed");
     }
     cublasSetStream(im->blas, im->stream);
+    /* an explicit workspace: cuBLAS calls captured into a CUDA graph then never allocate */
+    cublasSetWorkspace(im->blas, im->blas_ws, LVT_CUDA_BLAS_WS);
     cublasSetMathMode(im->blas, math == LVT_MATH_TF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH);
     be->ops = &cuda_ops;
     be->math = math;
@@ -738,10 +830,25 @@ extern "C" void lvt_cuda_backend_destroy(lvt_backend *be) {
         cudaStreamSynchronize(im->stream);
         cublasDestroy(im->blas);
         cudaFree(im->d_acc);
+        cudaFree(im->d_rng);
+        cudaFree(im->blas_ws);
         cudaFree(im->bf_a);
         cudaFree(im->bf_b);
         cudaStreamDestroy(im->stream);
         free(im);
     }
     free(be);
+}
+
+extern "C" void *lvt_cuda_stream(lvt_backend *be) { return be && be->impl ? (void *)IMPL(be)->stream : NULL; }
+
+/* ---- hooks for cuda/graph.cu: device-side RNG step for graph replay ------------------------------ */
+
+extern "C" uint64_t *lvt_cuda_rng_slot(lvt_backend *be) { return IMPL(be)->d_rng; }
+
+extern "C" void lvt_cuda_rng_device(lvt_backend *be, int on, uint64_t ref_step, int64_t ref_base) {
+    cuda_impl *im = IMPL(be);
+    im->rng_dev = on;
+    im->rng_ref_step = ref_step;
+    im->rng_ref_base = ref_base;
 }

@@ -85,6 +85,13 @@ void lvt_train_resolve(const lvt_config *cfg, int epoch, uint64_t fired, lvt_obj
     if (phase) *phase = ph;
 }
 
+/* The name shown for phase ph: its own, else the nearest earlier named phase's, else "base". */
+static const char *phase_name(const lvt_config *cfg, int ph) {
+    for (int i = ph; i >= 0; i--)
+        if (cfg->phases[i].name[0]) return cfg->phases[i].name;
+    return "base";
+}
+
 static int max_rollout_h(const lvt_config *cfg) {
     int h = cfg->objective.rollout_h;
     for (int i = 0; i < cfg->n_phases; i++)
@@ -505,6 +512,8 @@ static int validate(trainer *t, epoch_rec *r, lvt_err *e) {
         if (lvt_eval_run(&t->val, &p, &eo, &em, &ee) == LVT_OK) {
             r->mini_cos_p1 = em.a_cos_p1;
             r->mini_margin = em.a_margin;
+        } else {
+            lvt_log_info(&t->log, "  mini-5CAT skipped: %s", ee.msg);
         }
     }
     double mm[2] = {r->mini_cos_p1, r->mini_margin};
@@ -713,7 +722,7 @@ int lvt_train_run(const lvt_config *cfg, const char *run_dir, int resume, lvt_co
         int phase;
         lvt_train_resolve(cfg, t->epoch, t->fired, &obj, &phase);
         if (phase != t->last_phase) {
-            const char *pname = phase >= 0 ? cfg->phases[phase].name : "base";
+            const char *pname = phase_name(cfg, phase);
             char desc[512] = "";
             if (phase >= 0) lvt_override_describe(&cfg->phases[phase].ov, desc, sizeof desc);
             if (phase >= 0 && cfg->phases[phase].from_epoch == t->epoch && (cfg->phases[phase].ov.set & LVT_OV_LR))
@@ -733,7 +742,7 @@ int lvt_train_run(const lvt_config *cfg, const char *run_dir, int resume, lvt_co
         epoch_rec rec;
         memset(&rec, 0, sizeof rec);
         rec.epoch = t->epoch;
-        snprintf(rec.phase, sizeof rec.phase, "%s", phase >= 0 ? cfg->phases[phase].name : "base");
+        snprintf(rec.phase, sizeof rec.phase, "%s", phase_name(cfg, phase));
         if (t->step_in_epoch == 0) {
             memset(t->ep_sums, 0, sizeof t->ep_sums);
             t->ep_samples = 0;
@@ -895,9 +904,12 @@ int lvt_train_run(const lvt_config *cfg, const char *run_dir, int resume, lvt_co
             t->last_phase = -2;
             if (lr_set) t->opt.lr = lr;
             lvt_log_info(&t->log, "rolled back to %s/%s: continuing at epoch %d", t->ckpt_dir, name, t->epoch);
-            char buf[256];
-            snprintf(buf, sizeof buf, "{\"type\":\"event\",\"event\":\"rollback\",\"to_epoch\":%d,\"global_step\":%ld}",
-                     rollback, t->global_step);
+            /* a fingerprint of the reloaded weights, so a reader can check them against the file */
+            double psum = t->be->ops->sum(t->be, t->model.params, t->model.n_params);
+            double psq = t->be->ops->sumsq(t->be, t->model.params, t->model.n_params);
+            char buf[384];
+            snprintf(buf, sizeof buf, "{\"type\":\"event\",\"event\":\"rollback\",\"to_epoch\":%d,\"global_step\":%ld,"
+                     "\"params_sum\":%.17g,\"params_sumsq\":%.17g}", rollback, t->global_step, psum, psq);
             log_event(t, buf);
             if ((rc = save_ckpt(t, "last.h5", e))) goto done;
         }

@@ -3,6 +3,9 @@
  * elementwise ops, reductions, LayerNorm, L2 normalise, activations, dropout, attention (with
  * and without causal mask and dropout) and AdamW; plus backend creation and memory ops. */
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "lvt/rng.h"
 #include "test_ops_common.h"
@@ -400,6 +403,56 @@ static void test_adamw(lvt_backend *be, trng *r) {
     free(p), free(g), free(m), free(v), free(P), free(Mm), free(V);
 }
 
+/* Results must not depend on the number of OpenMP threads (ranks and reruns compare bit for
+ * bit): every reduction that crosses rows has a fixed order. Run with 1 and with 3 threads. */
+static void test_thread_independence(lvt_backend *be, trng *r) {
+#ifdef _OPENMP
+    int M = 600, N = 512, B = 60, L = 10, H = 8, hd = 64;
+    size_t n = (size_t)M * N, np = (size_t)B * H * L * L;
+    float *x = fbuf(n), *dy = fbuf(n), *g = fbuf(N), *bb = fbuf(N), *mean = fbuf(M), *rstd = fbuf(M);
+    trng_fill(r, x, n, -1, 1);
+    trng_fill(r, dy, n, -1, 1);
+    trng_fill(r, g, N, 0.5f, 1.5f);
+    trng_fill(r, bb, N, -1, 1);
+    float *res[2][8];
+    double sums[2][2];
+    uint8_t *masks[2];
+    lvt_dropout_key key = {.seed = 8, .step = 1, .site = 33, .sample_base = 0, .p = 0.1f};
+    int saved = omp_get_max_threads();
+    for (int run = 0; run < 2; run++) {
+        omp_set_num_threads(run == 0 ? 1 : 3);
+        for (int k = 0; k < 8; k++) res[run][k] = fbuf(n);
+        masks[run] = calloc(np, 1);
+        float *y = res[run][0], *dx = res[run][1], *dgdb = res[run][2];
+        be->ops->layernorm_fwd(be, x, g, bb, y, mean, rstd, M, N, 1e-5f);
+        be->ops->layernorm_bwd(be, dy, x, mean, rstd, g, dx, dgdb, dgdb + N, M, N);
+        be->ops->sum_bcast(be, dy, dgdb + 2 * N, M, N);
+        /* attention on x viewed as [B*L, 512] = q = k = v, with dropout */
+        float *out = res[run][3], *probs = res[run][4], *dq = res[run][5];
+        be->ops->attention_fwd(be, x, N, x, N, x, N, out, N, probs, masks[run], B, L, L, H, hd, 1,
+                               &key);
+        be->ops->attention_bwd(be, dy, N, x, N, x, N, x, N, probs, masks[run], key.p, dq,
+                               res[run][6], res[run][7], B, L, L, H, hd);
+        sums[run][0] = be->ops->sum(be, dy, n);
+        sums[run][1] = be->ops->sumsq(be, dy, n);
+    }
+    omp_set_num_threads(saved);
+    int same = 1;
+    for (int k = 0; k < 8; k++) same &= !memcmp(res[0][k], res[1][k], n * sizeof(float));
+    same &= !memcmp(masks[0], masks[1], np);
+    CHECK(same, "layernorm/sum_bcast/attention results differ between 1 and 3 threads");
+    CHECK(sums[0][0] == sums[1][0] && sums[0][1] == sums[1][1], "sum/sumsq depend on threads");
+    for (int run = 0; run < 2; run++) {
+        for (int k = 0; k < 8; k++) free(res[run][k]);
+        free(masks[run]);
+    }
+    free(x), free(dy), free(g), free(bb), free(mean), free(rstd);
+#else
+    (void)be, (void)r;
+    printf("built without OpenMP: thread independence not tested\n");
+#endif
+}
+
 int main(void) {
     trng r = {0x1234567887654321ull};
     test_backend();
@@ -410,6 +463,7 @@ int main(void) {
     test_dropout_fwd(be, &r);
     test_attention_fwd(be, &r);
     test_adamw(be, &r);
+    test_thread_independence(be, &r);
     lvt_backend_destroy(be);
     return test_finish("test_ops_fwd");
 }

@@ -88,8 +88,8 @@ static void test_hand_made(const char *dir) {
     double want[5] = {0.4, 1.0, 0.4, 1.0, 0.4};
     for (int i = 0; i < 5; i++) CHECK(near(st.profile[i], want[i], 1e-12), "profile[%d] %g want %g", i, st.profile[i], want[i]);
     CHECK(near(st.copy_last, 0.4, 1e-12), "copy-last %g", st.copy_last);
-    /* mean of the context: article 0 (targets e1,e0,e1): ctx means are (3e0+2e1)/5 or (2e0+3e1)/5
-     * against target e1 / e0 / e1 → 2/sqrt13, 2/sqrt13... computed: */
+    /* mean of the context: in article 0 the context sums are 3e0+2e1, 2e0+3e1, 3e0+2e1 against
+     * targets e1, e0, e1: cos 2/sqrt(13) each; in article 1 cos 1 */
     double c23 = 2.0 / sqrt(13.0);
     double want_mean = (3 * c23 + 2 * 1.0) / 5.0;
     CHECK(near(st.mean_ctx, want_mean, 1e-9), "mean-ctx %g want %g", st.mean_ctx, want_mean);

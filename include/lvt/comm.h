@@ -13,6 +13,7 @@ typedef struct lvt_comm {
     int local_rank, local_world;
     int is_mpi;       /* 1 when MPI was initialised by lvt_comm_init */
     void *impl;       /* private */
+    void *dev;        /* private: device all-reduce state (lvt_comm_device_init, src/comm_device.c) */
 } lvt_comm;
 
 typedef enum { LVT_COMM_SUM = 0, LVT_COMM_MAX = 1, LVT_COMM_MIN = 2 } lvt_comm_op;
@@ -33,5 +34,36 @@ int lvt_comm_barrier(lvt_comm *c, lvt_err *e);
 
 /* Abort every rank (a fatal error on one rank must not leave the others hanging). */
 void lvt_comm_abort(lvt_comm *c, int code);
+
+/* ---- all-reduce of backend buffers (src/comm_device.c, NCCL in cuda/comm_nccl.cu) ------------- */
+
+typedef struct lvt_backend lvt_backend;
+
+/* How lvt_comm_allreduce_device moves data. */
+typedef enum {
+    LVT_COMM_DEV_NONE = 0,   /* world 1: nothing to reduce */
+    LVT_COMM_DEV_HOST = 1,   /* the backend's buffers are host memory: MPI_Allreduce in place */
+    LVT_COMM_DEV_NCCL = 2,   /* device buffers: ncclAllReduce on the backend's stream */
+    LVT_COMM_DEV_STAGED = 3  /* device buffers without NCCL: copy to host, MPI, copy back */
+} lvt_comm_dev_mode;
+
+/* Prepare all-reduces of buffers that live in be's memory (collective: every rank calls it).
+ * A CUDA backend uses NCCL when this build has it and every rank has a device (the NCCL id is
+ * made on rank 0 and broadcast with lvt_comm_bcast); otherwise it stages through host memory.
+ * Environment: LVT_COMM_DEVICE=staged forces host staging (for debugging and tests). Calling
+ * it again replaces the earlier set-up. */
+int lvt_comm_device_init(lvt_comm *c, lvt_backend *be, lvt_err *e);
+
+/* In-place all-reduce of n floats in be's memory; avg divides by world. On return the result
+ * is ordered before later work on be (NCCL: enqueued on the backend's stream). */
+int lvt_comm_allreduce_device(lvt_comm *c, lvt_backend *be, float *buf, size_t n, lvt_comm_op op,
+                              int avg, lvt_err *e);
+
+/* The path chosen by lvt_comm_device_init, and its name ("none", "mpi", "nccl", "staged"). */
+lvt_comm_dev_mode lvt_comm_device_mode(const lvt_comm *c);
+const char *lvt_comm_device_mode_name(lvt_comm_dev_mode m);
+
+/* Release the device state (NCCL communicator, staging buffer). Safe to call twice. */
+void lvt_comm_device_free(lvt_comm *c);
 
 #endif

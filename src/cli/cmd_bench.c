@@ -1,7 +1,10 @@
 /* cmd_bench.c — `lvt bench CONFIG.json [--steps N] [--batch B] [--json]`: times the eval forward
  * pass and a P1 training step (train-mode forward, MSE on raw, backward, global-norm clip, AdamW)
  * on synthetic random inputs at the config's model shape; warm-up steps are excluded. FLOPs are
- * counted analytically (docs/bench.md): matmuls only, backward = 2 x forward. */
+ * counted analytically (docs/bench.md): matmuls only, backward = 2 x forward. Under mpirun the
+ * step is data-parallel (B per rank) and split into compute, wait (barrier: load imbalance),
+ * all-reduce of the flat gradient and optimiser; with --bandwidth it prints the ring all-reduce
+ * cost model 2(N-1)/N * bytes / bandwidth next to the measurement (docs/scaling.md). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +12,7 @@
 
 #include "cli.h"
 #include "lvt/ckpt.h"
+#include "lvt/comm.h"
 #include "lvt/config.h"
 #include "lvt/model.h"
 #include "lvt/optim.h"
@@ -16,14 +20,22 @@
 
 static void usage(void) {
     printf("usage: lvt bench CONFIG.json [--steps N] [--batch B] [--warmup W] [--backend cpu|cuda|auto]\n"
-           "                 [--set KEY=VALUE]... [--json]\n\n"
+           "                 [--set KEY=VALUE]... [--bandwidth GBPS] [--ranks N] [--json]\n"
+           "       mpirun -np N lvt bench CONFIG.json ...   (data-parallel: B samples per rank)\n\n"
            "Times, at the model shape of CONFIG.json on synthetic random inputs:\n"
            "  forward  the eval-mode forward pass of B samples\n"
            "  train    one P1 training step: forward (dropout on), MSE on the raw output, backward,\n"
            "           global-norm clipping and AdamW\n"
            "N timed steps (default 20) after W warm-up steps (default 3). B defaults to\n"
            "train.global_batch. Prints steps/s, samples/s, ms/step and GFLOP/s (matmul FLOPs counted\n"
-           "analytically, backward = 2 x forward; docs/bench.md). --json prints one JSON object.\n");
+           "analytically, backward = 2 x forward; docs/bench.md). --json prints one JSON object.\n\n"
+           "The training step is split into compute (forward+loss+backward), wait (a barrier: load\n"
+           "imbalance between ranks), all-reduce (average of the flat fp32 gradient over the ranks:\n"
+           "MPI, NCCL or host-staged) and optimiser, each averaged over steps and ranks. With\n"
+           "--bandwidth GBPS (bus bandwidth, GB/s) it also prints the ring all-reduce model\n"
+           "2(N-1)/N * gradient bytes / bandwidth for N = --ranks (default: the world size, or 8\n"
+           "when run as one process) and the data-parallel efficiency it implies with the measured\n"
+           "compute time (docs/scaling.md).\n");
 }
 
 /* Matmul FLOPs of one eval forward per sample (multiply-add = 2). */
@@ -42,6 +54,7 @@ int cmd_bench(int argc, char **argv) {
         return 0;
     }
     const char *cfg_path = NULL, *steps_s = NULL, *batch_s = NULL, *warm_s = NULL, *backend = NULL;
+    const char *bw_s = NULL, *ranks_s = NULL;
     const char *sets[64];
     int n_sets = 0, json = 0;
     for (int i = 1; i < argc; i++) {
@@ -50,7 +63,9 @@ int cmd_bench(int argc, char **argv) {
         if ((r = cli_flag_value("bench", argc, argv, &i, "--steps", &steps_s)) ||
             (r = cli_flag_value("bench", argc, argv, &i, "--batch", &batch_s)) ||
             (r = cli_flag_value("bench", argc, argv, &i, "--warmup", &warm_s)) ||
-            (r = cli_flag_value("bench", argc, argv, &i, "--backend", &backend))) {
+            (r = cli_flag_value("bench", argc, argv, &i, "--backend", &backend)) ||
+            (r = cli_flag_value("bench", argc, argv, &i, "--bandwidth", &bw_s)) ||
+            (r = cli_flag_value("bench", argc, argv, &i, "--ranks", &ranks_s))) {
             if (r < 0) return 1;
         } else if ((r = cli_flag_value("bench", argc, argv, &i, "--set", &v))) {
             if (r < 0) return 1;
@@ -71,23 +86,31 @@ int cmd_bench(int argc, char **argv) {
     if (steps_s && cli_parse_long("bench", "--steps", steps_s, 1, 1000000, &steps)) return 1;
     if (warm_s && cli_parse_long("bench", "--warmup", warm_s, 0, 1000000, &warm)) return 1;
     if (batch_s && cli_parse_long("bench", "--batch", batch_s, 1, 1 << 20, &batch)) return 1;
+    double bw_gbps = 0;
+    long long model_ranks = 0;
+    if (bw_s && cli_parse_double("bench", "--bandwidth", bw_s, &bw_gbps)) return 1;
+    if (bw_s && !(bw_gbps > 0)) return cli_fail("bench", "--bandwidth must be > 0 GB/s, got '%s'", bw_s);
+    if (ranks_s && cli_parse_long("bench", "--ranks", ranks_s, 1, 1 << 24, &model_ranks)) return 1;
 
     lvt_err e = {{0}};
+    lvt_comm comm;
+    if (lvt_comm_init(&comm, &argc, &argv, &e)) return cli_fail("bench", "%s", e.msg);
     lvt_config *c = malloc(sizeof *c);
-    if (!c) return cli_fail("bench", "out of memory");
-    if (lvt_config_load(c, cfg_path, &e)) {
+    if (!c) {
+        lvt_comm_finalize(&comm);
+        return cli_fail("bench", "out of memory");
+    }
+    int cfg_rc = lvt_config_load(c, cfg_path, &e);
+    for (int i = 0; i < n_sets && !cfg_rc; i++)
+        if ((cfg_rc = lvt_config_set(c, sets[i], &e))) lvt_err_prefix(&e, "--set %s", sets[i]);
+    if (!cfg_rc) cfg_rc = lvt_config_validate(c, &e);
+    if (cfg_rc) {
         free(c);
+        lvt_comm_finalize(&comm);
         return cli_fail("bench", "%s", e.msg);
     }
-    for (int i = 0; i < n_sets; i++)
-        if (lvt_config_set(c, sets[i], &e)) {
-            free(c);
-            return cli_fail("bench", "--set %s: %s", sets[i], e.msg);
-        }
-    if (lvt_config_validate(c, &e)) {
-        free(c);
-        return cli_fail("bench", "%s", e.msg);
-    }
+    const int W = comm.world, rank0 = comm.rank == 0;
+    if (!model_ranks) model_ranks = W > 1 ? W : 8;
     if (!batch) batch = c->train.global_batch;
     if (!backend) backend = c->train.backend;
     lvt_math math = !strcmp(c->train.math, "bf16") ? LVT_MATH_BF16 : !strcmp(c->train.math, "tf32") ? LVT_MATH_TF32
@@ -103,20 +126,24 @@ int cmd_bench(int argc, char **argv) {
     memset(&o, 0, sizeof o);
     float *hctx = NULL, *hy = NULL, *dctx = NULL, *dy = NULL, *draw = NULL;
     int rc = 1;
-    if (lvt_backend_create(&be, backend, 0, math, &e)) goto fail;
+    if (lvt_backend_create(&be, backend, comm.local_rank, math, &e)) goto fail;
+    if (lvt_comm_device_init(&comm, be, &e)) goto fail;
     if (lvt_model_create(&m, &mc, be, &e) || lvt_model_init(&m, c->train.seed, &e)) goto fail;
     if (lvt_model_plan(&m, B, 1, &e)) goto fail;
     lvt_optim_hparams hp;
     if (lvt_optim_hparams_from_config(&hp, c, 1000000, &e)) goto fail;
     if (lvt_optim_create(&o, &hp, be, m.n_params, &e)) goto fail;
 
-    /* Synthetic inputs: unit Gaussian context rows and targets, from Philox (seeded). */
+    /* Synthetic inputs: uniform [-1, 1) context rows and targets, from Philox (seeded); rank r
+     * takes rows after those of ranks < r, so ranks see different samples. */
     size_t nctx = (size_t)B * L * D, ny = (size_t)B * D;
     hctx = lvt_malloc(nctx * sizeof(float), &e);
     hy = hctx ? lvt_malloc(ny * sizeof(float), &e) : NULL;
     if (!hy) goto fail;
-    for (size_t i = 0; i < nctx; i++) hctx[i] = 2.0f * lvt_rng_unit(c->train.seed, 0, 7, i / D, i % D) - 1.0f;
-    for (size_t i = 0; i < ny; i++) hy[i] = 2.0f * lvt_rng_unit(c->train.seed, 0, 8, i / D, i % D) - 1.0f;
+    const uint64_t row0 = (uint64_t)comm.rank * (uint64_t)B;
+    for (size_t i = 0; i < nctx; i++)
+        hctx[i] = 2.0f * lvt_rng_unit(c->train.seed, 0, 7, row0 * L + i / D, i % D) - 1.0f;
+    for (size_t i = 0; i < ny; i++) hy[i] = 2.0f * lvt_rng_unit(c->train.seed, 0, 8, row0 + i / D, i % D) - 1.0f;
     dctx = be->ops->alloc(be, nctx * sizeof(float), &e);
     dy = dctx ? be->ops->alloc(be, ny * sizeof(float), &e) : NULL;
     draw = dy ? be->ops->alloc(be, ny * sizeof(float), &e) : NULL;
@@ -136,15 +163,19 @@ int cmd_bench(int argc, char **argv) {
     be->ops->sync(be);
     t_fwd = lvt_now() - t_fwd;
 
-    /* ---- P1 training step ---- */
+    /* ---- P1 training step, split: compute | wait | all-reduce | optimiser ---- */
     double t_train = 0, loss = 0, norm = 0;
+    double split[4] = {0, 0, 0, 0}; /* seconds summed over the timed steps */
     for (long long s = 0; s < warm + steps; s++) {
         if (s == warm) {
             be->ops->sync(be);
+            if (lvt_comm_barrier(&comm, &e)) goto fail;
             t_train = lvt_now();
+            memset(split, 0, sizeof split);
         }
+        double t0 = lvt_now();
         lvt_dropout_key key = {.seed = c->train.seed, .step = (uint64_t)s, .site = 0,
-                               .sample_base = (int64_t)s * B, .p = mc.dropout};
+                               .sample_base = ((int64_t)s * W + comm.rank) * B, .p = mc.dropout};
         lvt_model_zero_grad(&m);
         if (lvt_model_forward(&m, 0, dctx, B, 1, &key, NULL, &e)) goto fail;
         /* draw = 2 (raw - y) / (B D); loss = mean((raw - y)^2) read back as a training loop does */
@@ -153,24 +184,68 @@ int cmd_bench(int argc, char **argv) {
         loss = be->ops->sumsq(be, draw, ny) / (double)ny;
         be->ops->scale(be, draw, 2.0f / (float)ny, ny);
         if (lvt_model_backward2(&m, 0, draw, NULL, NULL, &e)) goto fail;
+        be->ops->sync(be);
+        double t1 = lvt_now();
+        if (W > 1 && lvt_comm_barrier(&comm, &e)) goto fail;
+        double t2 = lvt_now();
+        if (lvt_comm_allreduce_device(&comm, be, m.grads, m.n_params, LVT_COMM_SUM, 1, &e)) goto fail;
+        be->ops->sync(be);
+        double t3 = lvt_now();
         norm = lvt_optim_step(&o, m.params, m.grads);
+        be->ops->sync(be);
+        double t4 = lvt_now();
+        split[0] += t1 - t0;
+        split[1] += t2 - t1;
+        split[2] += t3 - t2;
+        split[3] += t4 - t3;
     }
     be->ops->sync(be);
     t_train = lvt_now() - t_train;
 
+    /* Means over the ranks of the per-step means: [compute, wait, all-reduce, optimiser, step]. */
+    double sp[5];
+    for (int k = 0; k < 4; k++) sp[k] = 1e3 * split[k] / (double)steps;
+    sp[4] = 1e3 * t_train / (double)steps;
+    if (lvt_comm_allreduce_f64(&comm, sp, 5, LVT_COMM_SUM, &e)) goto fail;
+    for (int k = 0; k < 5; k++) sp[k] /= W;
+    const double grad_bytes = 4.0 * (double)m.n_params;
+    /* measured bus bandwidth (the ring's 2(N-1)/N convention, as nccl-tests reports it) */
+    const double busbw = W > 1 && sp[2] > 0 ? 2.0 * (W - 1) / W * grad_bytes / (sp[2] * 1e-3) * 1e-9 : 0;
+    const double Nm = (double)model_ranks;
+    const double model_ms = bw_gbps > 0 ? 1e3 * 2.0 * (Nm - 1) / Nm * grad_bytes / (bw_gbps * 1e9) : 0;
+    const double model_eff = bw_gbps > 0 ? (sp[0] + sp[3]) / (sp[0] + sp[3] + model_ms) : 0;
+    const char *comm_name = lvt_comm_device_mode_name(lvt_comm_device_mode(&comm));
+    /* Data-parallel check: with averaged gradients every rank holds the same parameters. */
+    double psum[2];
+    psum[0] = be->ops->sumsq(be, m.params, m.n_params);
+    psum[1] = -psum[0];
+    if (lvt_comm_allreduce_f64(&comm, psum, 2, LVT_COMM_MAX, &e)) goto fail;
+    const int in_sync = psum[0] == -psum[1];
+
     double ff = forward_flops_per_sample(&mc);
     double fwd_ms = 1e3 * t_fwd / (double)steps, train_ms = 1e3 * t_train / (double)steps;
     double fwd_gf = ff * B / (fwd_ms * 1e-3) * 1e-9, train_gf = 3 * ff * B / (train_ms * 1e-3) * 1e-9;
-    if (json) {
+    if (!rank0) {
+        /* only rank 0 reports */
+    } else if (json) {
         printf("{\"impl\": \"lvt\", \"backend\": \"%s\", \"math\": \"%s\", \"batch\": %d, \"steps\": %lld, "
                "\"warmup\": %lld, \"n_params\": %zu, \"dim\": %d, \"d_model\": %d, \"n_layers\": %d, "
                "\"n_heads\": %d, \"context_len\": %d, \"flops_fwd_per_sample\": %.0f, "
                "\"forward\": {\"ms_per_step\": %.4f, \"steps_per_s\": %.4f, \"samples_per_s\": %.2f, \"gflops\": %.3f}, "
                "\"train\": {\"ms_per_step\": %.4f, \"steps_per_s\": %.4f, \"samples_per_s\": %.2f, \"gflops\": %.3f}, "
-               "\"last_loss\": %.6g, \"last_grad_norm\": %.6g}\n",
+               "\"last_loss\": %.6g, \"last_grad_norm\": %.6g, ",
                be->ops->name, c->train.math, B, steps, warm, m.n_params, mc.dim, mc.d_model, mc.n_layers,
                mc.n_heads, L, ff, fwd_ms, 1e3 / fwd_ms, B * 1e3 / fwd_ms, fwd_gf, train_ms, 1e3 / train_ms,
                B * 1e3 / train_ms, train_gf, loss, norm);
+        printf("\"world\": %d, \"comm\": \"%s\", \"grad_bytes\": %.0f, \"params_in_sync\": %s, "
+               "\"split\": {\"compute_ms\": %.4f, \"wait_ms\": %.4f, \"allreduce_ms\": %.4f, \"optim_ms\": %.4f, "
+               "\"step_ms\": %.4f, \"allreduce_busbw_gbps\": %.4f}, ",
+               W, comm_name, grad_bytes, in_sync ? "true" : "false", sp[0], sp[1], sp[2], sp[3], sp[4], busbw);
+        if (bw_gbps > 0)
+            printf("\"model\": {\"ranks\": %lld, \"bandwidth_gbps\": %.4f, \"allreduce_ms\": %.4f, "
+                   "\"efficiency\": %.4f}}\n", model_ranks, bw_gbps, model_ms, model_eff);
+        else
+            printf("\"model\": null}\n");
     } else {
         printf("lvt bench: backend %s, batch %d, %zu parameters (D=%d d=%d layers=%d heads=%d L=%d), "
                "%lld steps after %lld warm-up\n",
@@ -181,12 +256,28 @@ int cmd_bench(int argc, char **argv) {
                1e3 / train_ms, B * 1e3 / train_ms, train_gf);
         printf("  (FLOPs: %.1f MFLOP per sample forward, x3 for a training step; last loss %.4g, grad norm %.4g)\n",
                ff * 1e-6, loss, norm);
+        printf("  step split over %d rank%s (B=%d per rank, all-reduce: %s, gradient %.2f MB fp32), ms/step:\n",
+               W, W > 1 ? "s" : "", B, comm_name, grad_bytes * 1e-6);
+        printf("    compute %.3f + wait %.3f + all-reduce %.3f + optimiser %.3f = %.3f (step %.3f)\n", sp[0], sp[1],
+               sp[2], sp[3], sp[0] + sp[1] + sp[2] + sp[3], sp[4]);
+        if (W > 1)
+            printf("    all-reduce %.1f%% of the step, measured bus bandwidth %.3f GB/s; parameters %s across ranks\n",
+                   100 * sp[2] / sp[4], busbw, in_sync ? "identical" : "DIFFER");
+        if (bw_gbps > 0)
+            printf("  ring model at N=%lld, %.2f GB/s: all-reduce %.3f ms = 2(N-1)/N x %.0f B / bandwidth; "
+                   "efficiency with this compute %.1f%% (no overlap)\n",
+                   model_ranks, bw_gbps, model_ms, grad_bytes, 100 * model_eff);
     }
     rc = 0;
     goto done;
 fail:
+    if (W > 1) {
+        fprintf(stderr, "lvt bench [rank %d]: %s\n", comm.rank, e.msg);
+        lvt_comm_abort(&comm, 1); /* never leave the other ranks waiting */
+    }
     cli_fail("bench", "%s", e.msg);
 done:
+    lvt_comm_device_free(&comm);
     if (draw) be->ops->free(be, draw);
     if (dy) be->ops->free(be, dy);
     if (dctx) be->ops->free(be, dctx);
@@ -196,5 +287,6 @@ done:
     if (m.tensors) lvt_model_destroy(&m);
     if (be) lvt_backend_destroy(be);
     free(c);
+    lvt_comm_finalize(&comm);
     return rc;
 }
