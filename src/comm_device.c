@@ -14,6 +14,12 @@
 #define COMM_DEV_HAVE_NCCL 1
 #endif
 
+/* Host all-reduces go in pieces of at most 4 Mi floats (16 MB): MPI's temporary buffers then
+ * stay below glibc's largest mmap threshold (32 MB) and are reused instead of being mapped and
+ * page-faulted afresh on every call, which made a 71.5 MB all-reduce 3-5x slower on the 2-core
+ * development VM (docs/scaling.md). */
+#define COMM_DEV_PIECE ((size_t)1 << 22)
+
 typedef struct comm_dev {
     lvt_comm_dev_mode mode;
     int device;     /* CUDA ordinal the state was made for, -1 for host */
@@ -31,6 +37,14 @@ const char *lvt_comm_device_mode_name(lvt_comm_dev_mode m) {
     case LVT_COMM_DEV_STAGED: return "staged";
     default: return "none";
     }
+}
+
+static int allreduce_host(lvt_comm *c, float *buf, size_t n, lvt_comm_op op, int avg, lvt_err *e) {
+    for (size_t off = 0; off < n; off += COMM_DEV_PIECE) {
+        size_t k = n - off < COMM_DEV_PIECE ? n - off : COMM_DEV_PIECE;
+        if (lvt_comm_allreduce_f32(c, buf + off, k, op, avg, e)) return LVT_ERROR;
+    }
+    return LVT_OK;
 }
 
 lvt_comm_dev_mode lvt_comm_device_mode(const lvt_comm *c) {
@@ -103,11 +117,12 @@ int lvt_comm_device_init(lvt_comm *c, lvt_backend *be, lvt_err *e) {
 int lvt_comm_allreduce_device(lvt_comm *c, lvt_backend *be, float *buf, size_t n, lvt_comm_op op, int avg,
                               lvt_err *e) {
     comm_dev *d = c->dev;
+    if (avg && op != LVT_COMM_SUM) return lvt_errf(e, "device all-reduce: avg needs LVT_COMM_SUM");
     if (c->world == 1) return LVT_OK;
     if (!d) return lvt_errf(e, "device all-reduce before lvt_comm_device_init");
     if (d->device != be->device) return lvt_errf(e, "device all-reduce on another backend than its set-up");
     switch (d->mode) {
-    case LVT_COMM_DEV_HOST: return lvt_comm_allreduce_f32(c, buf, n, op, avg, e);
+    case LVT_COMM_DEV_HOST: return allreduce_host(c, buf, n, op, avg, e);
     case LVT_COMM_DEV_NCCL:
 #ifdef COMM_DEV_HAVE_NCCL
         return lvt_nccl_allreduce(d->nccl, buf, n, op, avg, lvt_cuda_stream(be), e);
@@ -122,7 +137,7 @@ int lvt_comm_allreduce_device(lvt_comm *c, lvt_backend *be, float *buf, size_t n
             d->host_n = n;
         }
         be->ops->to_host(be, d->host, buf, sizeof(float) * n);
-        if (lvt_comm_allreduce_f32(c, d->host, n, op, avg, e)) return LVT_ERROR;
+        if (allreduce_host(c, d->host, n, op, avg, e)) return LVT_ERROR;
         be->ops->to_device(be, buf, d->host, sizeof(float) * n);
         return LVT_OK;
     default: break;

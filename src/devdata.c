@@ -10,7 +10,9 @@
 #include "../cuda/cuda_devdata.h"
 #endif
 
+#ifdef LVT_HAVE_CUDA
 static int is_cuda(const lvt_backend *be) { return be->device >= 0; }
+#endif
 
 uint16_t lvt_bf16_from_float(float x) {
     uint32_t u;
@@ -36,13 +38,13 @@ static int upload_vectors(lvt_devdata *dd, const lvt_store *s, lvt_err *e) {
     const lvt_ops *o = dd->be->ops;
     const size_t n = (size_t)s->n * (size_t)s->dim;
     const size_t esize = dd->prec == LVT_DEVDATA_BF16 ? sizeof(uint16_t) : sizeof(float);
-    if (!(dd->vectors = o->alloc(dd->be, n * esize, e))) return lvt_err_prefix(e, "device store");
+    if (!(dd->vectors = o->alloc(dd->be, n * esize, e))) return LVT_ERROR;
     if (dd->prec == LVT_DEVDATA_FP32) {
         o->to_device(dd->be, dd->vectors, s->vectors, n * sizeof(float));
         return LVT_OK;
     }
     uint16_t *tmp = lvt_malloc(DEVDATA_SLICE * sizeof(uint16_t), e);
-    if (!tmp) return lvt_err_prefix(e, "device store");
+    if (!tmp) return LVT_ERROR;
     for (size_t i0 = 0; i0 < n; i0 += DEVDATA_SLICE) {
         size_t m = n - i0 < DEVDATA_SLICE ? n - i0 : DEVDATA_SLICE;
         for (size_t i = 0; i < m; i++) tmp[i] = lvt_bf16_from_float(s->vectors[i0 + i]);

@@ -105,7 +105,9 @@ int lvt_loss_step(lvt_loss *l, lvt_model *m, const lvt_objective_cfg *obj,
         int mode = !strcmp(obj->context_drop_mode, "zero") ? 1 : !strcmp(obj->context_drop_mode, "mean") ? 2 : 0;
         o->context_drop(be, CTX(0), B, L, D, &k, mode);
     }
-    for (int h = 0; h < H; h++) {
+    /* a rank without samples in this micro-step (B = 0) runs no forward but still joins the
+     * reduction below; every per-sample op is then a no-op and its terms are 0 */
+    for (int h = 0; h < H && B > 0; h++) {
         lvt_dropout_key k = key ? *key : (lvt_dropout_key){0};
         /* each rollout step draws its own dropout masks: a distinct Philox key per step */
         if (key) k.seed = key->seed + (uint64_t)h * 0x9E3779B97F4A7C15ull;
@@ -283,7 +285,7 @@ int lvt_loss_step(lvt_loss *l, lvt_model *m, const lvt_objective_cfg *obj,
     if (obj->lambda_fut > 0) o->axpy(be, (float)obj->lambda_fut, sc + LVT_TERM_FUT, sc + LVT_TERM_TOTAL, 1);
     if (obj->lambda_ac > 0) o->axpy(be, (float)obj->lambda_ac, sc + LVT_TERM_AC, sc + LVT_TERM_TOTAL, 1);
 
-    if (!backward) return LVT_OK;
+    if (!backward || B == 0) return LVT_OK;
 
     /* ---- backward: p_H .. p_2 (full), routing dctx rows to the predictions they hold ---- */
     if (full) {

@@ -102,7 +102,7 @@ static void slot_layout(const lvt_model_cfg *cfg, int batch, carver *c, slot_act
         la->mean2 = TAKEF(c, M);
         la->rstd2 = TAKEF(c, M);
         la->probs2 = TAKEF(c, P);
-        la->a = TAKEF(c, M * F);
+        la->a = TAKEF(c, N * F); /* N rows even in the tail: readers of "ffn" copy N*F floats */
         la->r3 = TAKEF(c, M * d);
         la->x3 = TAKEF(c, M * d);
         la->mean3 = TAKEF(c, M);

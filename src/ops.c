@@ -2,7 +2,9 @@
  * and lvt_float_decimal, the host-side widening of float hyperparameters both backends use. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lvt/ops.h"
 #include "cpu/cpu_backend.h"
@@ -52,4 +54,16 @@ double lvt_float_decimal(float x) {
         if ((float)d == x) return d;
     }
     return (double)x;
+}
+
+int lvt_cpu_threads_init(int n, int ranks_per_node) {
+    if (n <= 0) {
+        const char *env = getenv("OMP_NUM_THREADS");
+        if (!env || !*env) env = getenv("OPENBLAS_NUM_THREADS");
+        if (env && *env) return lvt_cpu_set_threads(atoi(env) > 0 ? atoi(env) : 1);
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        if (ranks_per_node < 1) ranks_per_node = 1;
+        n = (int)(cores / ranks_per_node);
+    }
+    return lvt_cpu_set_threads(n < 1 ? 1 : n);
 }

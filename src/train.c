@@ -51,6 +51,7 @@ typedef struct trainer {
     float *host_grads; /* staging for the MPI all-reduce when the backend is not host memory */
     int64_t *idx;
     int micro, accum, hcap;
+    int threads;            /* CPU threads of this rank */
     long steps_per_epoch;
     /* run state (checkpointed) */
     int epoch;            /* epoch in progress (1-based) */
@@ -361,14 +362,11 @@ static int reduce_scalars(void *ctx, float *buf, int n, lvt_err *e) {
     return LVT_OK;
 }
 
+/* Sum of the flat gradient over the ranks: MPI in place (CPU), NCCL on the backend's stream
+ * (CUDA with NCCL) or staged through host memory (src/comm_device.c). */
 static int allreduce_grads(trainer *t, lvt_err *e) {
     if (t->comm->world == 1) return LVT_OK;
-    size_t n = t->model.n_params;
-    if (t->be->device < 0) return lvt_comm_allreduce_f32(t->comm, t->model.grads, n, LVT_COMM_SUM, 0, e);
-    t->be->ops->to_host(t->be, t->host_grads, t->model.grads, sizeof(float) * n);
-    if (lvt_comm_allreduce_f32(t->comm, t->host_grads, n, LVT_COMM_SUM, 0, e)) return LVT_ERROR;
-    t->be->ops->to_device(t->be, t->model.grads, t->host_grads, sizeof(float) * n);
-    return LVT_OK;
+    return lvt_comm_allreduce_device(t->comm, t->be, t->model.grads, t->model.n_params, LVT_COMM_SUM, 0, e);
 }
 
 /* ---- one optimiser step -------------------------------------------------------------------------- */
@@ -564,6 +562,7 @@ static int setup(trainer *t, const lvt_config *c, const char *run_dir, lvt_comm 
                         c->train.grad_accum, G, t->micro, W, t->accum);
     t->hcap = max_rollout_h(c);
 
+    t->threads = lvt_cpu_threads_init(0, comm->local_world);
     lvt_math math = !strcmp(c->train.math, "bf16") ? LVT_MATH_BF16 : !strcmp(c->train.math, "fp32") ? LVT_MATH_FP32 : LVT_MATH_TF32;
     if (lvt_backend_create(&t->be, c->train.backend, comm->local_rank, math, e)) return LVT_ERROR;
 
@@ -608,8 +607,7 @@ static int setup(trainer *t, const lvt_config *c, const char *run_dir, lvt_comm 
         !(t->d_rollm = o->alloc(t->be, sizeof(float) * B * t->hcap, e)))
         return LVT_ERROR;
     if (!(t->idx = lvt_malloc(sizeof(int64_t) * B, e))) return LVT_ERROR;
-    if (t->be->device >= 0 && W > 1 && !(t->host_grads = lvt_malloc(sizeof(float) * t->model.n_params, e)))
-        return LVT_ERROR;
+    if (lvt_comm_device_init(comm, t->be, e)) return LVT_ERROR;
 
     if (lvt_log_open(&t->log, t->run_dir, comm->rank == 0, resume, e)) return LVT_ERROR;
     if (comm->rank == 0) {
@@ -640,6 +638,7 @@ static void teardown(trainer *t) {
     lvt_store_free(&t->val);
     free(t->idx);
     free(t->host_grads);
+    if (t->comm) lvt_comm_device_free(t->comm);
     free(t->hist);
     lvt_log_close(&t->log);
     if (t->be) lvt_backend_destroy(t->be);
@@ -708,9 +707,10 @@ int lvt_train_run(const lvt_config *cfg, const char *run_dir, int resume, lvt_co
     } else {
         if ((rc = save_ckpt(t, "epoch_000.h5", e))) goto done;
         lvt_log_info(&t->log, "lvt train: %lld train windows, %lld val windows, %zu parameters, global batch %d "
-                     "(micro %d x world %d x accum %d), %ld steps/epoch, backend %s",
+                     "(micro %d x world %d x accum %d), %ld steps/epoch, backend %s, %d CPU thread%s per rank",
                      (long long)t->wtrain.n_windows, (long long)t->wval.n_windows, t->model.n_params,
-                     cfg->train.global_batch, t->micro, comm->world, t->accum, t->steps_per_epoch, t->be->ops->name);
+                     cfg->train.global_batch, t->micro, comm->world, t->accum, t->steps_per_epoch, t->be->ops->name,
+                     t->threads, t->threads == 1 ? "" : "s");
     }
 
     long steps_this_run = 0;

@@ -157,6 +157,8 @@ static const char *test_device(lvt_comm *c, const char *backend, int device) {
             if (h[i] != m) bad++;
         }
         CHECK(bad == 0, "%s allreduce_device max: %d elements wrong", backend, bad);
+        CHECK(lvt_comm_allreduce_device(c, be, buf, N, LVT_COMM_MAX, 1, &e) == LVT_ERROR, "avg with max accepted");
+        CHECK_MSG(e.msg, "avg needs");
         be->ops->free(be, buf);
     }
     free(h);

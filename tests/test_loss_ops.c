@@ -129,6 +129,11 @@ static void test_scale_rows_add(lvt_backend *be) {
         CHECK(worst <= 1e-6, "scale_rows_add %s: max dev %g", what[mode], worst);
         CHECK(pad_ok, "scale_rows_add %s wrote outside the N columns", what[mode]);
     }
+    /* a row with factor 0 is left untouched even when x holds NaN there (masked samples) */
+    memcpy(y, y0, sizeof y);
+    for (int j = 0; j < NC; j++) x[2 * LDX + j] = NAN;
+    o->scale_rows_add(be, coef, 1, alpha, x, LDX, y, LDY, M, NC);
+    CHECK(!memcmp(y + 2 * LDY, y0 + 2 * LDY, sizeof(float) * LDY), "a zero-factor row with NaN input was modified");
 }
 
 /* context_drop: fills ctx with unit rows, applies the op, checks every row */

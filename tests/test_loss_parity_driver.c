@@ -196,7 +196,8 @@ int main(int argc, char **argv) {
     }
     ops->to_host(be, preds, l.preds, sizeof(float) * (size_t)H * nd);
     bad |= write_f32(out, "preds.f32", preds, (size_t)H * nd);
-    /* the FFN ReLU decisions of every slot and layer (> 0 where the ReLU passed) */
+    /* the FFN ReLU decisions of every slot and layer (> 0 where the ReLU passed); the last layer
+     * holds position L-1 only */
     size_t nf = (size_t)B * L * cfg.ffn_mult * cfg.d_model;
     float *ffn = malloc(sizeof(float) * nf);
     int n_slots = (o.lambda_roll > 0 && o.rollout_h > 1) ? o.rollout_h : 1;
@@ -204,8 +205,10 @@ int main(int argc, char **argv) {
         for (int ly = 0; ly < cfg.n_layers; ly++) {
             char name[64];
             snprintf(name, sizeof name, "ffn_%d_%d.f32", s, ly);
-            ops->to_host(be, ffn, lvt_model_saved(&m, s, ly, "ffn"), sizeof(float) * nf);
-            bad |= write_f32(out, name, ffn, nf);
+            /* the last layer computes position L-1 only: [B, F] */
+            size_t n_ly = ly == cfg.n_layers - 1 ? nf / (size_t)L : nf;
+            ops->to_host(be, ffn, lvt_model_saved(&m, s, ly, "ffn"), sizeof(float) * n_ly);
+            bad |= write_f32(out, name, ffn, n_ly);
         }
     char path[1200];
     snprintf(path, sizeof path, "%s/meta.json", out);
@@ -229,6 +232,9 @@ int main(int argc, char **argv) {
                "\"anticopy\": %.9g, \"cos\": %.9g, \"lambda_dir_eff\": %.9g},\n",
             terms[LVT_TERM_TOTAL], terms[LVT_TERM_MSE], terms[LVT_TERM_ROLL], terms[LVT_TERM_DIR],
             terms[LVT_TERM_FUT], terms[LVT_TERM_AC], terms[LVT_TERM_COS], terms[LVT_TERM_LAMBDA_EFF]);
+    fprintf(f, " \"key\": {\"seed\": %llu, \"step\": %llu, \"sample_base\": %lld, \"site_noise\": %d},\n",
+            (unsigned long long)key.seed, (unsigned long long)key.step, (long long)key.sample_base,
+            LVT_SITE_CONTEXT_NOISE);
     fprintf(f, " \"tensors\": [\n");
     for (int i = 0; i < m.n_tensors; i++) {
         const lvt_tensor_info *t = &m.tensors[i];

@@ -54,8 +54,8 @@ typedef enum {
  * it again replaces the earlier set-up. */
 int lvt_comm_device_init(lvt_comm *c, lvt_backend *be, lvt_err *e);
 
-/* In-place all-reduce of n floats in be's memory; avg divides by world. On return the result
- * is ordered before later work on be (NCCL: enqueued on the backend's stream). */
+/* In-place all-reduce of n floats in be's memory; avg (with LVT_COMM_SUM only) divides by
+ * world. The result is ordered before later work on be (NCCL: enqueued on its stream). */
 int lvt_comm_allreduce_device(lvt_comm *c, lvt_backend *be, float *buf, size_t n, lvt_comm_op op,
                               int avg, lvt_err *e);
 

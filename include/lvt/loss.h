@@ -56,7 +56,7 @@ typedef struct lvt_loss {
     float *draw;           /* [B, D] */
     float *dctx;           /* [B, L, D] */
     float *diff;           /* [B, D] */
-    float *vec;            /* per-sample vectors, [LVT_LOSS_NVEC + L + H, B] */
+    float *vec;            /* per-sample vectors (private layout, a few rows of B floats) */
     float *scal;           /* scalars: terms, reduced sums, scratch */
     float host_terms[LVT_TERM_COUNT];
     lvt_loss_reduce_fn reduce;
@@ -75,7 +75,10 @@ void lvt_loss_destroy(lvt_loss *l);
 /* Run the objective on one micro-batch: context drop (train only), main forward, rollout,
  * every active term, and (when backward != 0) the backward pass accumulating into m->grads.
  * key: dropout/context-drop key of this step (sample_base = global position of sample 0);
- * train = 0 evaluates without dropout or context drop. */
+ * train = 0 evaluates without dropout or context drop. b->B may be 0 (a rank without samples in
+ * this micro-step): no forward or backward runs, the terms are 0, but the reduce hook is still
+ * called, so every rank must call this once per micro-step. The model must be planned for
+ * max(B) samples and rollout_h slots (lvt_model_plan). */
 int lvt_loss_step(lvt_loss *l, lvt_model *m, const lvt_objective_cfg *obj,
                   const lvt_loss_batch *b, const lvt_loss_norm *norm, const lvt_dropout_key *key,
                   int train, int backward, lvt_err *e);

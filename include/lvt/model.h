@@ -85,7 +85,8 @@ const float *lvt_model_pred(const lvt_model *m, int slot);
 /* A saved activation of the slot's last forward, for tests and debugging (backend memory, rows
  * b*L + t): "x0" [N, d] (layer ignored), and per layer "qkv" [N, 3d], "x1", "x2", "x3" [N, d],
  * "ffn" [N, F] (= dropout(relu(linear1(x2))), so > 0 exactly where the ReLU passed). The last
- * layer computes position L-1 only: its "x1", "x2", "x3" are [B, d] and "ffn" is [B, F].
+ * layer computes position L-1 only: its "x1", "x2", "x3" are [B, d] and "ffn" holds [B, F] at the
+ * start of a buffer that is still N*F floats long.
  * NULL for an unknown name, layer or slot. */
 const float *lvt_model_saved(const lvt_model *m, int slot, int layer, const char *name);
 

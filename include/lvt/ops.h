@@ -132,16 +132,21 @@ typedef struct lvt_ops {
      * allows (NULL b reads as 0, NULL c as 1). b_stride 0 broadcasts a backend scalar b[0]. */
     void (*vmap)(lvt_backend *be, int op, const float *a, const float *b, int b_stride,
                  const float *c, float s0, float s1, float *y, int n);
-    /* out[0] = scale * sum(x[0..n)) written in backend memory (no host synchronisation). */
+    /* out[0] = scale * sum(x[0..n)) written in backend memory (no host synchronisation);
+     * n = 0 writes 0. */
     void (*reduce_sum)(lvt_backend *be, const float *x, int n, float scale, float *out);
     /* y[m, :] += alpha * coef[m*coef_stride] * x[m, :]  (coef_stride 0: one backend scalar;
-     * coef NULL reads as 1) */
+     * coef NULL reads as 1). A row whose factor is exactly 0 is left untouched, also when x
+     * holds non-finite values there (masked samples). */
     void (*scale_rows_add)(lvt_backend *be, const float *coef, int coef_stride, float alpha,
                            const float *x, int ldx, float *y, int ldy, int M, int N);
-    /* Context drop (SPEC §5): for sample s (global index key->sample_base + s) with
+    /* Context drop (SPEC §5): for sample s (global index g = key->sample_base + s) with
      * lvt_rng_unit(seed, step, LVT_SITE_CONTEXT_DROP, g, 0) < key->p, the last context row
-     * (row L-1) is replaced: mode 0 noise (a unit Gaussian vector from LVT_SITE_CONTEXT_NOISE,
-     * Box-Muller), 1 zero, 2 the mean of rows 0..L-2. ctx is [B, L, D]. */
+     * (row L-1) is replaced: mode 0 noise, 1 zero, 2 the mean of rows 0..L-2 (not
+     * renormalised). ctx is [B, L, D]; key->site is not used. Noise (Box-Muller, float math):
+     * for even j, u1 = max(unit(seed, step, LVT_SITE_CONTEXT_NOISE, g, j), 1e-7),
+     * u2 = unit(..., g, j + 1), r = sqrt(-2 ln u1); row[j] = r cos(2π u2) and, when j + 1 < D,
+     * row[j + 1] = r sin(2π u2); then the row is divided by its L2 norm (computed in double). */
     void (*context_drop)(lvt_backend *be, float *ctx, int B, int L, int D,
                          const lvt_dropout_key *key, int mode);
 } lvt_ops;
@@ -156,6 +161,12 @@ struct lvt_backend {
 /* name: "cpu", "cuda" or "auto" (cuda when a device is present, else cpu). */
 int lvt_backend_create(lvt_backend **out, const char *name, int device, lvt_math math, lvt_err *e);
 void lvt_backend_destroy(lvt_backend *be);
+
+/* CPU threads per process for the CPU backend's kernels (OpenMP) and GEMMs (OpenBLAS).
+ * n <= 0 picks the default: the OMP_NUM_THREADS / OPENBLAS_NUM_THREADS environment when set,
+ * else online cores / ranks_per_node (at least 1), so ranks sharing a node do not oversubscribe
+ * it. Returns the count in force. */
+int lvt_cpu_threads_init(int n, int ranks_per_node);
 
 /* True when this build has the CUDA backend and a device is usable. */
 int lvt_cuda_available(void);

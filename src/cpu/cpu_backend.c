@@ -6,6 +6,11 @@
 
 #include "cpu_backend.h"
 
+#include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #define CPU_ALIGN 64
 
 static void *cpu_alloc(lvt_backend *be, size_t bytes, lvt_err *e) {
@@ -83,3 +88,11 @@ int lvt_cpu_backend_create(lvt_backend **out, lvt_math math, lvt_err *e) {
 }
 
 void lvt_cpu_backend_destroy(lvt_backend *be) { free(be); }
+
+int lvt_cpu_set_threads(int n) {
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
+    openblas_set_num_threads(n);
+    return n;
+}

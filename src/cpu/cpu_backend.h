@@ -70,4 +70,7 @@ void cpu_scale_rows_add(lvt_backend *be, const float *coef, int coef_stride, flo
 void cpu_context_drop(lvt_backend *be, float *ctx, int B, int L, int D, const lvt_dropout_key *key,
                       int mode);
 
+/* Set the OpenMP and OpenBLAS thread counts of this process; returns n. */
+int lvt_cpu_set_threads(int n);
+
 #endif

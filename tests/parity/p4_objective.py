@@ -49,6 +49,8 @@ CASES = [
     ("first-truth", SMALL + ["--seed", "10", "--supervise", "truth", "--rollout-grad", "first"]),
     ("full-drop-zero", SMALL + ["--seed", "11", "--drop-mode", "zero"]),
     ("full-drop-mean", SMALL + ["--seed", "12", "--drop-mode", "mean", "--rollout-h", "2"]),
+    ("full-drop-noise", ["63" if a == "64" else a for a in SMALL]  # odd D: the last pair is cut
+     + ["--seed", "13", "--drop-mode", "noise"]),
     ("ref-shape-full", REF + ["--seed", "42"]),
 ]
 
@@ -62,14 +64,33 @@ def cosine(a, b):
     return F.cosine_similarity(a, b, dim=-1, eps=1e-12)
 
 
-def p4_objective(forward, ctx, y, fut, futm, roll, rollm, o):
+def drop_noise(key, B, D):
+    """The noise rows of context drop (ops.h): Box-Muller on Philox draws of site
+    LVT_SITE_CONTEXT_NOISE, element pairs (j, j+1), then L2-normalised; from reference.rng_unit."""
+    g = np.arange(B, dtype=np.uint64)[:, None] + np.uint64(key["sample_base"])
+    e = np.arange(D + (D & 1), dtype=np.uint64)[None, :]
+    u = reference.rng_unit(key["seed"], key["step"], key["site_noise"], g, e)
+    u1 = np.maximum(u[:, 0::2], 1e-7)
+    u2 = u[:, 1::2]
+    r = np.sqrt(-2.0 * np.log(u1))
+    z = np.empty((B, D + (D & 1)))
+    z[:, 0::2] = r * np.cos(2 * np.pi * u2)
+    z[:, 1::2] = r * np.sin(2 * np.pi * u2)
+    z = z[:, :D]
+    return torch.tensor(z / np.linalg.norm(z, axis=1, keepdims=True))
+
+
+def p4_objective(forward, ctx, y, fut, futm, roll, rollm, o, key=None):
     """SPEC §5. forward(ctx, slot) -> (raw, p). Returns (total, dict of logged terms)."""
     B, L, D = ctx.shape
     model_ctx = ctx
     mode = o["context_drop_mode"]
     if o["context_drop_p"] >= 1.0:  # deterministic cases only: every sample dropped
         model_ctx = ctx.clone()
-        model_ctx[:, L - 1] = 0.0 if mode == "zero" else ctx[:, : L - 1].mean(dim=1)
+        if mode == "noise":
+            model_ctx[:, L - 1] = drop_noise(key, B, D)
+        else:
+            model_ctx[:, L - 1] = 0.0 if mode == "zero" else ctx[:, : L - 1].mean(dim=1)
     elif o["context_drop_p"] > 0:
         raise ValueError("only p = 0 or p = 1 is deterministic")
     raw, p = forward(model_ctx, 0)
@@ -155,13 +176,13 @@ def run_case(name, driver, args, tmp):
     fut, futm = load(out, "fut.f32", (B, 2, D)), load(out, "futm.f32", (B, 2))
     roll, rollm = load(out, "roll.f32", (B, H, D)), load(out, "rollm.f32", (B, H))
     # lvt's FFN activations; the last layer computes position L-1 only ([B, F] at the start of
-    # its buffer), the other positions of that layer do not reach the output
+    # its buffer, which the driver writes), the other positions of that layer do not reach the output
     patterns = {}
     for s in range(meta["slots"]):
         for ly in range(nl):
             a = np.fromfile(os.path.join(out, "ffn_%d_%d.f32" % (s, ly)), dtype="<f4")
             if ly == nl - 1:
-                patterns[(s, ly)] = torch.tensor(a[:B * F_].reshape(B, 1, F_) > 0, dtype=torch.float64)
+                patterns[(s, ly)] = torch.tensor(a.reshape(B, 1, F_) > 0, dtype=torch.float64)
             else:
                 patterns[(s, ly)] = torch.tensor(a.reshape(B, L, F_) > 0, dtype=torch.float64)
     failures = []
@@ -190,10 +211,10 @@ def run_case(name, driver, args, tmp):
                 pat[ly] = torch.cat([(rec[ly][:, :L - 1] > 0).double(), pat[ly]], dim=1)
         return reference.functional_forward(params, c, nh, nl, relu_pattern=pat)
 
-    total, logged = p4_objective(fwd_pattern, ctx, y, fut, futm, roll, rollm, o)
+    total, logged = p4_objective(fwd_pattern, ctx, y, fut, futm, roll, rollm, o, meta["key"])
     total.backward()
     with torch.no_grad():
-        total_m, _ = p4_objective(lambda c, s: model(c), ctx, y, fut, futm, roll, rollm, o)
+        total_m, _ = p4_objective(lambda c, s: model(c), ctx, y, fut, futm, roll, rollm, o, meta["key"])
 
     worst_term = 0.0
     for k, v in logged.items():

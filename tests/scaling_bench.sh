@@ -1,0 +1,62 @@
+# scaling_bench.sh — `lvt bench` step split: one process (no all-reduce) and under mpirun -np 2
+# (data-parallel, MPI all-reduce of the flat gradient). Asserts the parts (compute, wait,
+# all-reduce, optimiser) sum to the independently timed step within 10 %, that ranks end with
+# identical parameters (the gradients were averaged), and the ring cost model 2(N-1)/N*bytes/bw
+# and efficiency against a recomputation in Python.
+set -u
+T="$LVT_TEST_TMP/scaling_bench"
+rm -rf "$T" && mkdir -p "$T"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+fail() { echo "FAIL: $*"; exit 1; }
+command -v mpirun > /dev/null || { echo "no mpirun: skipped"; exit 77; }
+cat > "$T/cfg.json" <<CFG
+{"model": {"dim": 16, "d_model": 32, "n_heads": 4, "n_layers": 2, "dropout": 0.1},
+ "data": {"train": "unused.h5", "val": "unused.h5"},
+ "train": {"global_batch": 8, "backend": "cpu", "seed": 7}}
+CFG
+"$LVT_BIN" bench "$T/cfg.json" --steps 4 --warmup 1 --bandwidth 25 --json > "$T/w1.json" || fail "bench, one process"
+mpirun --oversubscribe --bind-to none -np 2 "$LVT_BIN" bench "$T/cfg.json" --steps 4 --warmup 1 \
+  --bandwidth 50 --ranks 64 --json > "$T/w2.json" || fail "bench under mpirun -np 2"
+# the human-readable form prints the split line
+mpirun --oversubscribe --bind-to none -np 2 "$LVT_BIN" bench "$T/cfg.json" --steps 2 --warmup 1 > "$T/w2.txt" ||
+  fail "bench text under mpirun"
+grep -q "compute .* + wait .* + all-reduce .* + optimiser .* = .* (step " "$T/w2.txt" || fail "no split line"
+grep -q "parameters identical across ranks" "$T/w2.txt" || fail "ranks disagree (text)"
+[ "$(grep -c 'lvt bench: backend' "$T/w2.txt")" = 1 ] || fail "more than one rank printed the report"
+# a bad --bandwidth is one clear line and exit 1
+"$LVT_BIN" bench "$T/cfg.json" --bandwidth 0 > /dev/null 2> "$T/err.txt" && fail "--bandwidth 0 accepted"
+[ "$(wc -l < "$T/err.txt")" = 1 ] && grep -q "bandwidth" "$T/err.txt" || fail "error output: $(cat "$T/err.txt")"
+
+"$LVT_PYTHON" - "$T/w1.json" "$T/w2.json" <<'PY' || fail "checks"
+import json, sys
+w1, w2 = (json.load(open(p)) for p in sys.argv[1:3])
+ok = True
+def check(cond, msg):
+    global ok
+    if not cond:
+        print("check failed:", msg)
+        ok = False
+for r, world, comm, bw, ranks in ((w1, 1, "none", 25.0, 8), (w2, 2, "mpi", 50.0, 64)):
+    s = r["split"]
+    check(r["world"] == world and r["comm"] == comm, f"world/comm {r['world']} {r['comm']}")
+    parts = s["compute_ms"] + s["wait_ms"] + s["allreduce_ms"] + s["optim_ms"]
+    check(abs(parts - s["step_ms"]) <= 0.10 * s["step_ms"], f"parts {parts} vs step {s['step_ms']}")
+    check(min(s["compute_ms"], s["optim_ms"]) > 0 and min(s["wait_ms"], s["allreduce_ms"]) >= 0, f"parts {s}")
+    check(r["grad_bytes"] == 4 * r["n_params"], "gradient bytes")
+    m = r["model"]
+    ring = 2 * (ranks - 1) / ranks * r["grad_bytes"] / (bw * 1e9) * 1e3
+    check(m["ranks"] == ranks and abs(m["allreduce_ms"] - ring) <= 1e-3 * ring + 1e-4, f"model {m} vs {ring}")
+    busy = s["compute_ms"] + s["optim_ms"]
+    check(abs(m["efficiency"] - busy / (busy + ring)) < 2e-4, f"efficiency {m['efficiency']}")
+check(w1["split"]["allreduce_ms"] == 0 and w1["split"]["wait_ms"] == 0, "one process has no all-reduce")
+check(w1["split"]["allreduce_busbw_gbps"] == 0, "no bandwidth for one process")
+s2 = w2["split"]
+check(s2["allreduce_ms"] > 0, "two ranks spend time in the all-reduce")
+busbw = 2 * (2 - 1) / 2 * w2["grad_bytes"] / (s2["allreduce_ms"] * 1e-3) * 1e-9
+check(abs(s2["allreduce_busbw_gbps"] - busbw) <= 1e-3 * busbw + 1e-4, "bus bandwidth")
+check(w2["params_in_sync"] is True, "parameters differ across ranks after averaged steps")
+check(w1["params_in_sync"] is True, "one process is trivially in sync")
+print("PASS" if ok else "FAIL")
+sys.exit(0 if ok else 1)
+PY
+echo PASS
