@@ -48,7 +48,6 @@ typedef struct trainer {
     lvt_loss loss;
     lvt_batch hb;
     float *d_ctx, *d_target, *d_fut, *d_futm, *d_roll, *d_rollm;
-    float *host_grads; /* staging for the MPI all-reduce when the backend is not host memory */
     int64_t *idx;
     int micro, accum, hcap;
     int threads;            /* CPU threads of this rank */
@@ -637,7 +636,6 @@ static void teardown(trainer *t) {
     lvt_store_free(&t->train);
     lvt_store_free(&t->val);
     free(t->idx);
-    free(t->host_grads);
     if (t->comm) lvt_comm_device_free(t->comm);
     free(t->hist);
     lvt_log_close(&t->log);
