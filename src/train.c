@@ -51,6 +51,8 @@ typedef struct trainer {
     int64_t *idx;
     int micro, accum, hcap;
     int threads;            /* CPU threads of this rank */
+    int sharded;            /* data.shard "articles" on more than one rank */
+    int64_t shard_lo, shard_hi; /* this rank's article range when sharded */
     long steps_per_epoch;
     /* run state (checkpointed) */
     int epoch;            /* epoch in progress (1-based) */
@@ -383,7 +385,9 @@ static int train_step(trainer *t, const lvt_objective_cfg *obj, const lvt_perm *
     const int W = t->comm->world, r = t->comm->rank;
     const int64_t n = t->wtrain.n_windows, G = c->train.global_batch;
     const int64_t step_lo = (int64_t)t->step_in_epoch * G;
-    const int64_t m = (n - step_lo) < G ? (n - step_lo) : G;
+    /* replicate: the step owns positions [step_lo, step_lo + m) of the global order; articles:
+     * every rank takes micro x accum positions of its own shard's order each step (full steps) */
+    const int64_t m = t->sharded ? G : ((n - step_lo) < G ? (n - step_lo) : G);
     const int64_t mw = (int64_t)t->micro * W;
     memset(so, 0, sizeof *so);
     lvt_model_zero_grad(&t->model);
@@ -395,7 +399,16 @@ static int train_step(trainer *t, const lvt_objective_cfg *obj, const lvt_perm *
         int64_t q = cm / W, rem = cm % W;
         int64_t my_lo = chunk_lo + r * q + (r < rem ? r : rem);
         int my_n = (int)(q + (r < rem ? 1 : 0));
-        for (int i = 0; i < my_n; i++) t->idx[i] = (int64_t)lvt_perm_apply(perm, (uint64_t)(my_lo + i));
+        if (t->sharded) {
+            /* the shard's own order; positions wrap so shorter shards repeat a few windows. The
+             * dropout key's sample index stays unique: rank in the high bits. */
+            int64_t lpos = ((int64_t)t->step_in_epoch * t->accum + a) * t->micro;
+            for (int i = 0; i < my_n; i++)
+                t->idx[i] = (int64_t)lvt_perm_apply(perm, (uint64_t)((lpos + i) % n));
+            my_lo = ((int64_t)r << 40) + lpos;
+        } else {
+            for (int i = 0; i < my_n; i++) t->idx[i] = (int64_t)lvt_perm_apply(perm, (uint64_t)(my_lo + i));
+        }
         if (my_n > 0) {
             lvt_batch_gather(&t->hb, &t->train, &t->wtrain, t->idx, my_n);
             if (t->fault_nan_step >= 0 && !t->fault_nan_step_done && t->global_step == t->fault_nan_step) {
@@ -570,7 +583,19 @@ static int setup(trainer *t, const lvt_config *c, const char *run_dir, lvt_comm 
 
     if (!c->data.train[0]) return lvt_errf(e, "data.train: no training store given");
     if (!c->data.val[0]) return lvt_errf(e, "data.val: no validation store given");
-    if (lvt_store_read(c->data.train, c->data.normalize, &t->train, e)) return LVT_ERROR;
+    t->sharded = !strcmp(c->data.shard, "articles") && W > 1;
+    if (t->sharded) {
+        /* each rank loads only its article range, balanced by window count */
+        int64_t *offs = NULL, A = 0, a_lo = 0, a_hi = 0;
+        if (lvt_store_read_offsets(c->data.train, &offs, &A, e)) return LVT_ERROR;
+        lvt_shard_articles(offs, A, c->data.context_len, comm->rank, W, &a_lo, &a_hi);
+        free(offs);
+        if (lvt_store_read_range(c->data.train, a_lo, a_hi, c->data.normalize, &t->train, e)) return LVT_ERROR;
+        t->shard_lo = a_lo;
+        t->shard_hi = a_hi;
+    } else if (lvt_store_read(c->data.train, c->data.normalize, &t->train, e)) {
+        return LVT_ERROR;
+    }
     if (lvt_store_read(c->data.val, c->data.normalize, &t->val, e)) return LVT_ERROR;
     if (t->train.dim != c->model.dim)
         return lvt_errf(e, "%s: /vectors has dim %d but model.dim is %d", c->data.train, t->train.dim, c->model.dim);
@@ -581,6 +606,15 @@ static int setup(trainer *t, const lvt_config *c, const char *run_dir, lvt_comm 
     if (lvt_windows_build(&t->wval, &t->val, L, e)) return LVT_ERROR;
     if (t->wtrain.n_windows < 1) return lvt_errf(e, "%s: no article has %d chunks (context %d + target)", c->data.train, L + 1, L);
     t->steps_per_epoch = (long)lvt_steps_per_epoch(t->wtrain.n_windows, G);
+    if (t->sharded) {
+        /* an epoch = enough steps for the largest shard to see each of its windows once */
+        int64_t per_step = (int64_t)t->micro * t->accum, nmax = t->wtrain.n_windows;
+        if (lvt_comm_allreduce_i64(comm, &nmax, 1, LVT_COMM_MAX, e)) return LVT_ERROR;
+        if (t->wtrain.n_windows < 1)
+            return lvt_errf(e, "data.shard \"articles\": rank %d's shard (articles %lld..%lld of %s) has no window",
+                            comm->rank, (long long)t->shard_lo, (long long)t->shard_hi, c->data.train);
+        t->steps_per_epoch = (long)((nmax + per_step - 1) / per_step);
+    }
 
     lvt_model_cfg mc = {c->model.dim, c->model.d_model, c->model.n_heads, c->model.n_layers,
                         c->model.ffn_mult, L, (float)c->model.dropout};
@@ -704,6 +738,10 @@ int lvt_train_run(const lvt_config *cfg, const char *run_dir, int resume, lvt_co
                      t->step_in_epoch, t->steps_per_epoch, t->global_step);
     } else {
         if ((rc = save_ckpt(t, "epoch_000.h5", e))) goto done;
+        if (t->sharded)
+            lvt_log_info(&t->log, "data.shard articles: rank 0 holds articles [%lld, %lld) of %s (%lld windows); "
+                         "every rank reads only its own range", (long long)t->shard_lo, (long long)t->shard_hi,
+                         cfg->data.train, (long long)t->wtrain.n_windows);
         lvt_log_info(&t->log, "lvt train: %lld train windows, %lld val windows, %zu parameters, global batch %d "
                      "(micro %d x world %d x accum %d), %ld steps/epoch, backend %s, %d CPU thread%s per rank",
                      (long long)t->wtrain.n_windows, (long long)t->wval.n_windows, t->model.n_params,
@@ -736,7 +774,8 @@ int lvt_train_run(const lvt_config *cfg, const char *run_dir, int resume, lvt_co
             t->last_phase = phase;
         }
         lvt_perm perm;
-        lvt_perm_init(&perm, (uint64_t)t->wtrain.n_windows, cfg->train.seed, (uint64_t)t->epoch);
+        lvt_perm_init(&perm, (uint64_t)t->wtrain.n_windows, cfg->train.seed + (t->sharded ? (uint64_t)comm->rank : 0),
+                      (uint64_t)t->epoch);
         epoch_rec rec;
         memset(&rec, 0, sizeof rec);
         rec.epoch = t->epoch;

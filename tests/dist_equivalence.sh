@@ -29,6 +29,10 @@ run m1 1 "${mse[@]}"
 run m4 1 "${mse[@]}" --set train.micro_batch=16
 grep -q "accum 4" "$T/m4/training.log" || fail "micro_batch 16 did not give 4 accumulation steps"
 "$PY" "$SRC/tests/ckpt_compare.py" "$T/m1/ckpt/last.h5" "$T/m4/ckpt/last.h5" 5e-4 || fail "accumulation differs"
+# data.shard "articles": each rank reads only its article range and trains on it
+"${MPIRUN[@]}" -np 2 "$LVT" train "$T/p4.json" --run-dir "$T/sh" --set data.shard=articles --set train.max_steps=30 > "$T/sh.log" 2>&1 || { cat "$T/sh.log"; fail "sharded run"; }
+grep -q "data.shard articles: rank 0 holds articles \[0, " "$T/sh/training.log" || fail "no shard line"
+"$PY" "$SRC/tests/ckpt_compare.py" "$T/sh/ckpt/epoch_000.h5" "$T/sh/ckpt/last.h5" 1e-3 && fail "sharded run did not train"
 # a global batch that does not divide is a clear error
 "${MPIRUN[@]}" -np 3 "$LVT" train "$T/p4.json" --run-dir "$T/bad" > "$T/bad.log" 2>&1 && fail "world 3 with batch 64 accepted"
 grep -q "global_batch 64 is not micro_batch" "$T/bad.log" || { cat "$T/bad.log"; fail "no clear message for an indivisible batch"; }
