@@ -15,6 +15,7 @@
 
 #include "lvt/ckpt.h"
 #include "lvt/data.h"
+#include "lvt/devdata.h"
 #include "lvt/eval.h"
 #include "lvt/log.h"
 #include "lvt/loss.h"
@@ -52,6 +53,9 @@ typedef struct trainer {
     int micro, accum, hcap;
     int threads;            /* CPU threads of this rank */
     int sharded;            /* data.shard "articles" on more than one rank */
+    int use_devdata;        /* train store resident on the backend (GPU; LVT_DEVDATA=1 forces it) */
+    lvt_devdata dtrain;
+    lvt_devbatch db;
     int64_t shard_lo, shard_hi; /* this rank's article range when sharded */
     long steps_per_epoch;
     /* run state (checkpointed) */
@@ -409,15 +413,28 @@ static int train_step(trainer *t, const lvt_objective_cfg *obj, const lvt_perm *
         } else {
             for (int i = 0; i < my_n; i++) t->idx[i] = (int64_t)lvt_perm_apply(perm, (uint64_t)(my_lo + i));
         }
-        if (my_n > 0) {
+        int poison = my_n > 0 && t->fault_nan_step >= 0 && !t->fault_nan_step_done && t->global_step == t->fault_nan_step;
+        lvt_loss_batch lb = {my_n, t->d_ctx, t->d_target, t->d_fut, t->d_futm, t->d_roll, t->d_rollm, t->hcap};
+        if (my_n > 0 && t->use_devdata) {
+            /* backend-resident store: only the window indices travel; the gather runs there */
+            if (lvt_devbatch_set_indices(&t->db, &t->dtrain, t->idx, my_n, e) ||
+                lvt_devbatch_gather(&t->db, &t->dtrain, my_n, e))
+                return LVT_ERROR;
+            if (poison) { /* fault injection (tests): poison one input value once */
+                float nan = NAN;
+                t->be->ops->to_device(t->be, t->db.ctx, &nan, sizeof nan);
+                t->fault_nan_step_done = 1;
+            }
+            lb = (lvt_loss_batch){my_n, t->db.ctx, t->db.target, t->db.fut, t->db.fut_mask, t->db.roll,
+                                  t->db.roll_mask, t->hcap};
+        } else if (my_n > 0) {
             lvt_batch_gather(&t->hb, &t->train, &t->wtrain, t->idx, my_n);
-            if (t->fault_nan_step >= 0 && !t->fault_nan_step_done && t->global_step == t->fault_nan_step) {
+            if (poison) {
                 t->hb.ctx[0] = NAN; /* fault injection (tests): poison one input value once */
                 t->fault_nan_step_done = 1;
             }
             upload_batch(t, my_n);
         }
-        lvt_loss_batch lb = {my_n, t->d_ctx, t->d_target, t->d_fut, t->d_futm, t->d_roll, t->d_rollm, t->hcap};
         lvt_loss_norm norm = {m, cm};
         lvt_dropout_key key = {c->train.seed, (uint64_t)t->global_step, 0, my_lo, (float)c->model.dropout};
         if (lvt_loss_step(&t->loss, &t->model, obj, &lb, &norm, &key, 1, 1, e)) return LVT_ERROR;
@@ -640,6 +657,11 @@ static int setup(trainer *t, const lvt_config *c, const char *run_dir, lvt_comm 
         !(t->d_rollm = o->alloc(t->be, sizeof(float) * B * t->hcap, e)))
         return LVT_ERROR;
     if (!(t->idx = lvt_malloc(sizeof(int64_t) * B, e))) return LVT_ERROR;
+    const char *dd_env = getenv("LVT_DEVDATA");
+    t->use_devdata = t->be->device >= 0 || (dd_env && !strcmp(dd_env, "1"));
+    if (t->use_devdata && (lvt_devdata_upload(&t->dtrain, t->be, &t->train, &t->wtrain, LVT_DEVDATA_FP32, e) ||
+                           lvt_devbatch_alloc(&t->db, t->be, t->micro, L, D, t->hcap, e)))
+        return lvt_err_prefix(e, "uploading the train store to the %s backend", t->be->ops->name);
     if (lvt_comm_device_init(comm, t->be, e)) return LVT_ERROR;
 
     if (lvt_log_open(&t->log, t->run_dir, comm->rank == 0, resume, e)) return LVT_ERROR;
@@ -660,6 +682,10 @@ static void teardown(trainer *t) {
         float *bufs[] = {t->d_ctx, t->d_target, t->d_fut, t->d_futm, t->d_roll, t->d_rollm};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             if (bufs[i]) o->free(t->be, bufs[i]);
+        if (t->use_devdata) {
+            lvt_devbatch_free(&t->db);
+            lvt_devdata_free(&t->dtrain);
+        }
         lvt_loss_destroy(&t->loss);
         lvt_optim_destroy(&t->opt);
         lvt_model_destroy(&t->model);
