@@ -23,4 +23,9 @@ assert [e["epoch"] for e in h["history"]] == [1, 2], h["history"]
 PY
 [ -f "$T/run/ckpt/best.h5" ] && [ -f "$T/run/ckpt/epoch_002.h5" ] || fail "checkpoints missing"
 grep -q "world 2" "$T/run/training.log" || fail "the job did not run 2 ranks"
+# the rollout-horizon sweep as a SLURM job array (one task per combination)
+LVT="$LVT" timeout 300 bash "$SRC/launch/sweep_rollout_h.sh" "$T/p4.json" "$T/sweep" --h "2" --lambda "0.05 0.1" --slurm \
+  -- --set train.epochs=1 > "$T/sweep.log" 2>&1 || { cat "$T/sweep.log" "$T"/sweep/sweep-*.out; fail "sweep as a job array"; }
+ls "$T"/sweep/sweep-*_1.out > /dev/null 2>&1 || fail "no array task output"
+[ "$(grep -c '^2,' "$T/sweep/sweep.csv")" = 2 ] || { cat "$T/sweep/sweep.csv"; fail "sweep CSV rows"; }
 echo "dist_slurm: passed"
