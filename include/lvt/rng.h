@@ -69,7 +69,7 @@ LVT_HD float lvt_rng_unit(uint64_t seed, uint64_t step, uint32_t site, uint64_t 
  * LVT_SITE_LAYER(layer, k). */
 enum {
     LVT_SITE_CONTEXT_DROP = 1,     /* Bernoulli per sample, element 0 */
-    LVT_SITE_CONTEXT_NOISE = 2,    /* Gaussian noise vector, elements 0..2D-1 (Box-Muller pairs) */
+    LVT_SITE_CONTEXT_NOISE = 2,    /* Gaussian noise row: elements j, j+1 (even j < D) form one Box-Muller pair; see ops.h context_drop */
     LVT_SITE_LAYER_BASE = 16
 };
 #define LVT_SITE_LAYER(layer, k) ((uint32_t)(LVT_SITE_LAYER_BASE + 8 * (layer) + (k)))
