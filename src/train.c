@@ -457,23 +457,6 @@ static int train_step(trainer *t, const lvt_objective_cfg *obj, const lvt_perm *
 
 /* ---- validation ------------------------------------------------------------------------------------ */
 
-typedef struct model_pred_ctx {
-    trainer *t;
-} model_pred_ctx;
-
-/* Predictor over the model for 5CAT: host contexts in, host predictions out. */
-static int model_predict(void *vctx, const float *ctx_in, int n, int L, int D, float *out, lvt_err *e) {
-    trainer *t = ((model_pred_ctx *)vctx)->t;
-    const lvt_ops *o = t->be->ops;
-    for (int off = 0; off < n; off += t->micro) {
-        int b = n - off < t->micro ? n - off : t->micro;
-        o->to_device(t->be, t->d_ctx, ctx_in + (size_t)off * L * D, sizeof(float) * (size_t)b * L * D);
-        if (lvt_model_forward(&t->model, 0, t->d_ctx, b, 0, NULL, NULL, e)) return LVT_ERROR;
-        o->to_host(t->be, out + (size_t)off * D, lvt_model_pred(&t->model, 0), sizeof(float) * (size_t)b * D);
-    }
-    return LVT_OK;
-}
-
 /* val loss (MSE of raw vs target), val cosine and margin(+1 vs last) over every val window,
  * split across ranks and reduced. */
 static int validate(trainer *t, epoch_rec *r, lvt_err *e) {
@@ -525,8 +508,9 @@ static int validate(trainer *t, epoch_rec *r, lvt_err *e) {
     /* mini-5CAT offset sweep on rank 0 */
     r->mini_cos_p1 = r->mini_margin = NAN;
     if (rk == 0 && t->cfg->eval.mini5cat_samples > 0) {
-        model_pred_ctx mc = {t};
-        lvt_predictor p = {"model", &mc, model_predict};
+        lvt_model_predictor mp;
+        lvt_predictor p;
+        if (lvt_model_predictor_init(&mp, &t->model, t->micro, &p, e)) return LVT_ERROR;
         lvt_eval_opts eo;
         lvt_eval_opts_default(&eo);
         eo.max_samples = t->cfg->eval.mini5cat_samples;
@@ -542,6 +526,7 @@ static int validate(trainer *t, epoch_rec *r, lvt_err *e) {
         } else {
             lvt_log_info(&t->log, "  mini-5CAT skipped: %s", ee.msg);
         }
+        lvt_model_predictor_free(&mp);
     }
     double mm[2] = {r->mini_cos_p1, r->mini_margin};
     if (lvt_comm_bcast(t->comm, mm, sizeof mm, 0, e)) return LVT_ERROR;
@@ -775,7 +760,6 @@ int lvt_train_run(const lvt_config *cfg, const char *run_dir, int resume, lvt_co
                      t->threads, t->threads == 1 ? "" : "s");
     }
 
-    long steps_this_run = 0;
     int capped_summary = 0;
     int64_t samples_this_run = 0;
     double t_train = 0;
@@ -828,7 +812,6 @@ int lvt_train_run(const lvt_config *cfg, const char *run_dir, int resume, lvt_co
             n_samples_run += so.samples;
             t->step_in_epoch++;
             t->global_step++;
-            steps_this_run++;
             samples_this_run += so.samples;
             double el = lvt_now() - t_ep;
             double sps = el > 0 ? (double)n_samples_run / el : 0;
@@ -993,7 +976,6 @@ finish:
         lvt_log_info(&t->log, "done: %d epochs, %ld steps in %.1fs (%.0f samples/s); final val_cos %.4f, "
                      "Margin(+1 vs last) %.4f, best val_loss %.6f", out->epochs_done, out->steps_done, out->seconds,
                      out->samples_per_s, out->val_cos, out->margin, out->best_val_loss);
-    (void)steps_this_run;
 done:
     signal(SIGTERM, SIG_DFL);
     signal(SIGUSR1, SIG_DFL);
