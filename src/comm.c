@@ -96,28 +96,31 @@ int lvt_comm_allreduce_f32(lvt_comm *c, float *buf, size_t n, lvt_comm_op op, in
     return LVT_OK;
 }
 
+#ifdef LVT_HAVE_MPI
+/* In-place MPI_Allreduce of n elements of type t (counts fit an int: callers reduce scalars). */
+static int allreduce_small(lvt_comm *c, void *buf, size_t n, MPI_Datatype t, lvt_comm_op op, lvt_err *e) {
+    if (c->world <= 1) return LVT_OK;
+    comm_mpi *m = c->impl;
+    return mpi_check(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, t, mpi_op(op), m->world), "MPI_Allreduce", e);
+}
+#endif
+
 int lvt_comm_allreduce_f64(lvt_comm *c, double *buf, size_t n, lvt_comm_op op, lvt_err *e) {
 #ifdef LVT_HAVE_MPI
-    if (c->world > 1) {
-        comm_mpi *m = c->impl;
-        int rc = MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, mpi_op(op), m->world);
-        if (mpi_check(rc, "MPI_Allreduce", e)) return LVT_ERROR;
-    }
-#endif
+    return allreduce_small(c, buf, n, MPI_DOUBLE, op, e);
+#else
     (void)c; (void)buf; (void)n; (void)op; (void)e;
     return LVT_OK;
+#endif
 }
 
 int lvt_comm_allreduce_i64(lvt_comm *c, int64_t *buf, size_t n, lvt_comm_op op, lvt_err *e) {
 #ifdef LVT_HAVE_MPI
-    if (c->world > 1) {
-        comm_mpi *m = c->impl;
-        int rc = MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_INT64_T, mpi_op(op), m->world);
-        if (mpi_check(rc, "MPI_Allreduce", e)) return LVT_ERROR;
-    }
-#endif
+    return allreduce_small(c, buf, n, MPI_INT64_T, op, e);
+#else
     (void)c; (void)buf; (void)n; (void)op; (void)e;
     return LVT_OK;
+#endif
 }
 
 int lvt_comm_bcast(lvt_comm *c, void *buf, size_t bytes, int root, lvt_err *e) {

@@ -1,14 +1,8 @@
 # dist_common.sh — sourced by the training and distributed tests: scratch dir, small synthetic
 # stores, a small P4 configuration and helpers.
-set -u
-T="$LVT_TEST_TMP/$1"
-rm -rf "$T" && mkdir -p "$T"
-LVT="$LVT_BIN"
-PY="$LVT_PYTHON"
-SRC="$LVT_SOURCE_DIR"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+source "$LVT_SOURCE_DIR/tests/sh_common.sh" "$1"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 MPIRUN=(mpirun --oversubscribe --bind-to none)
-fail() { echo "FAIL: $*"; exit 1; }
 
 # make_stores DIM ARTICLES [extra synth args...]: $T/train.h5 and $T/val.h5
 make_stores() {

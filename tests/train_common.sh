@@ -1,13 +1,6 @@
 # train_common.sh — sourced by the training tests: scratch dir, small synthetic stores and a small
 # P4 configuration whose phases come early (epochs are short).
-set -u
-T="$LVT_TEST_TMP/$1"
-rm -rf "$T" && mkdir -p "$T"
-LVT="$LVT_BIN"
-PY="$LVT_PYTHON"
-SRC="$LVT_SOURCE_DIR"
-export OMP_NUM_THREADS=1
-fail() { echo "FAIL: $*"; exit 1; }
+source "$LVT_SOURCE_DIR/tests/sh_common.sh" "$1"
 
 # stores DRIFT [ARTICLES]: $T/train.h5, $T/val.h5 (dim 32)
 stores() {
