@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # dist_slurm.sh — a real single-node SLURM cluster (slurmctld + slurmd + munge from Debian, started
 # here with a generated slurm.conf) runs launch/slurm/train.sbatch with 2 tasks on the CPU backend
-# via `sbatch --wait`; the run directory shows a finished run. Skips (77) when SLURM is absent.
+# via `sbatch --wait`; the run directory shows a finished run; SIGUSR1 preemption requeues the job
+# and it resumes by itself to the same weights; the H/λ sweep runs as a job array. Skips (77)
+# when SLURM is absent.
 source "$LVT_SOURCE_DIR/tests/dist_common.sh" dist_slurm
 S="$T/slurm"
 bash "$SRC/tests/slurm_cluster.sh" start "$S"; rc=$?
@@ -23,6 +25,26 @@ assert [e["epoch"] for e in h["history"]] == [1, 2], h["history"]
 PY
 [ -f "$T/run/ckpt/best.h5" ] && [ -f "$T/run/ckpt/epoch_002.h5" ] || fail "checkpoints missing"
 grep -q "world 2" "$T/run/training.log" || fail "the job did not run 2 ranks"
+# preemption: SIGUSR1 to the batch script (what --signal=B:USR1@120 or a preemption sends) makes every
+# rank checkpoint and exit 0, the job requeues itself and resumes from RUN_DIR/ckpt/last.h5; the
+# final weights equal an uninterrupted 2-rank run's bit for bit
+jid=$(LVT="$LVT" sbatch --parsable --ntasks=2 --overcommit --export=ALL --output="$T/pre-%j.out" \
+  "$SRC/launch/slurm/train.sbatch" "$T/p4.json" "$T/pre" --set train.epochs=4 --set train.log_every=1) || fail "sbatch"
+for _ in $(seq 300); do grep -q '"global_step":20,' "$T/pre/metrics.jsonl" 2>/dev/null && break; sleep 0.1; done
+scancel --signal=USR1 --batch "$jid" || fail "scancel --signal"
+for _ in $(seq 300); do   # the requeued job waits for a begin time: release it
+  scontrol show job "$jid" | grep -q "Restarts=1" && scontrol show job "$jid" | grep -q "JobState=PENDING" \
+    && scontrol update JobId="$jid" StartTime=now > /dev/null 2>&1
+  scontrol show job "$jid" | grep -qE "JobState=(COMPLETED|FAILED|CANCELLED)" && break
+  sleep 0.5
+done
+scontrol show job "$jid" | grep -q "JobState=COMPLETED" || { cat "$T"/pre-*.out; fail "preempted job did not complete"; }
+grep -q "requeueing job" "$T"/pre-*.out && grep -q "resuming from $T/pre/ckpt/last.h5 (restart 1)" "$T"/pre-*.out \
+  || { cat "$T"/pre-*.out; fail "no requeue + automatic resume"; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+mpirun --oversubscribe --bind-to none -np 2 "$LVT" train "$T/p4.json" --run-dir "$T/full" --set train.epochs=4 \
+  --set train.log_every=1 > "$T/full.log" 2>&1 || fail "uninterrupted run"
+"$PY" "$SRC/tests/ckpt_compare.py" "$T/full/ckpt/last.h5" "$T/pre/ckpt/last.h5" 0 || fail "requeued run differs"
 # the rollout-horizon sweep as a SLURM job array (one task per combination)
 LVT="$LVT" timeout 300 bash "$SRC/launch/sweep_rollout_h.sh" "$T/p4.json" "$T/sweep" --h "2" --lambda "0.05 0.1" --slurm \
   -- --set train.epochs=1 > "$T/sweep.log" 2>&1 || { cat "$T/sweep.log" "$T"/sweep/sweep-*.out; fail "sweep as a job array"; }
