@@ -21,7 +21,7 @@ start)
     for _ in $(seq 50); do munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.1; done
   fi
   munge -n 2>/dev/null | unmunge >/dev/null 2>&1 || { echo "slurm_cluster: munged does not run"; exit 77; }
-  cpus=$(nproc); mem=$(( $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) - 1024 ))
+  cpus=$(getconf _NPROCESSORS_ONLN); mem=$(( $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) - 1024 ))
   mkdir -p /etc/slurm
   [ -f /etc/slurm/slurm.conf ] && [ ! -f "$dir/slurm.conf.orig" ] && cp /etc/slurm/slurm.conf "$dir/slurm.conf.orig"
   cat > /etc/slurm/slurm.conf <<CONF
