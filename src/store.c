@@ -230,28 +230,47 @@ static hid_t open_store_file(const char *path, lvt_err *e) {
     return file;
 }
 
-/* Read a root attribute that must be an integer scalar. Returns 1 if absent (and not required). */
-static int read_attr_int(hid_t file, const char *path, const char *name, int required, int64_t *out,
-                         lvt_err *e) {
-    htri_t ex = H5Aexists(file, name);
-    if (ex <= 0) {
+/* The attribute handles of one root attribute read. */
+typedef struct root_attr {
+    hid_t at, ty, sp;
+} root_attr;
+
+static void root_attr_close(root_attr *a) {
+    h5_close_any(a->sp);
+    h5_close_any(a->ty);
+    h5_close_any(a->at);
+}
+
+/* Open root attribute `name` and check it is a scalar of class cls (what = "an integer" or "a
+ * string", for messages). Returns LVT_OK with a opened, 1 when absent and not required, or an
+ * error; on anything but LVT_OK nothing is left open. */
+static int root_attr_open(hid_t file, const char *path, const char *name, int required, H5T_class_t cls,
+                          const char *what, root_attr *a, lvt_err *e) {
+    a->at = a->ty = a->sp = -1;
+    if (H5Aexists(file, name) <= 0) {
         if (!required) return 1;
         return lvt_errf(e, "%s: root attribute %s is missing (not an lvt-articles store?)", path, name);
     }
-    hid_t at = H5Aopen(file, name, H5P_DEFAULT);
-    hid_t ty = at >= 0 ? H5Aget_type(at) : -1;
-    hid_t sp = at >= 0 ? H5Aget_space(at) : -1;
+    a->at = H5Aopen(file, name, H5P_DEFAULT);
+    a->ty = a->at >= 0 ? H5Aget_type(a->at) : -1;
+    a->sp = a->at >= 0 ? H5Aget_space(a->at) : -1;
     int rc = LVT_OK;
-    if (at < 0 || ty < 0 || sp < 0) rc = lvt_errf(e, "%s: root attribute %s cannot be opened", path, name);
-    else if (H5Tget_class(ty) != H5T_INTEGER)
-        rc = lvt_errf(e, "%s: root attribute %s must be an integer", path, name);
-    else if (H5Sget_simple_extent_npoints(sp) != 1)
-        rc = lvt_errf(e, "%s: root attribute %s must be a scalar", path, name);
-    else if (H5Aread(at, H5T_NATIVE_INT64, out) < 0)
-        rc = lvt_errf(e, "%s: root attribute %s cannot be read", path, name);
-    h5_close_any(sp);
-    h5_close_any(ty);
-    h5_close_any(at);
+    if (a->at < 0 || a->ty < 0 || a->sp < 0) rc = lvt_errf(e, "%s: root attribute %s cannot be opened", path, name);
+    else if (H5Tget_class(a->ty) != cls) rc = lvt_errf(e, "%s: root attribute %s must be %s", path, name, what);
+    else if (H5Sget_simple_extent_npoints(a->sp) != 1)
+        rc = lvt_errf(e, "%s: root attribute %s must be a scalar%s", path, name, cls == H5T_STRING ? " string" : "");
+    if (rc) root_attr_close(a);
+    return rc;
+}
+
+/* Read a root attribute that must be an integer scalar. Returns 1 if absent (and not required). */
+static int read_attr_int(hid_t file, const char *path, const char *name, int required, int64_t *out,
+                         lvt_err *e) {
+    root_attr a;
+    int rc = root_attr_open(file, path, name, required, H5T_INTEGER, "an integer", &a, e);
+    if (rc) return rc;
+    if (H5Aread(a.at, H5T_NATIVE_INT64, out) < 0) rc = lvt_errf(e, "%s: root attribute %s cannot be read", path, name);
+    root_attr_close(&a);
     return rc;
 }
 
@@ -259,21 +278,11 @@ static int read_attr_int(hid_t file, const char *path, const char *name, int req
 static int read_attr_str(hid_t file, const char *path, const char *name, int required, char *out,
                          size_t cap, lvt_err *e) {
     out[0] = 0;
-    htri_t ex = H5Aexists(file, name);
-    if (ex <= 0) {
-        if (!required) return 1;
-        return lvt_errf(e, "%s: root attribute %s is missing (not an lvt-articles store?)", path, name);
-    }
-    hid_t at = H5Aopen(file, name, H5P_DEFAULT);
-    hid_t ty = at >= 0 ? H5Aget_type(at) : -1;
-    hid_t sp = at >= 0 ? H5Aget_space(at) : -1;
-    int rc = LVT_OK;
-    if (at < 0 || ty < 0 || sp < 0) rc = lvt_errf(e, "%s: root attribute %s cannot be opened", path, name);
-    else if (H5Tget_class(ty) != H5T_STRING)
-        rc = lvt_errf(e, "%s: root attribute %s must be a string", path, name);
-    else if (H5Sget_simple_extent_npoints(sp) != 1)
-        rc = lvt_errf(e, "%s: root attribute %s must be a scalar string", path, name);
-    else if (H5Tis_variable_str(ty) > 0) {
+    root_attr a;
+    int rc = root_attr_open(file, path, name, required, H5T_STRING, "a string", &a, e);
+    if (rc) return rc;
+    hid_t at = a.at, ty = a.ty, sp = a.sp;
+    if (H5Tis_variable_str(ty) > 0) {
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
         H5Tset_cset(mt, H5Tget_cset(ty));
@@ -298,9 +307,7 @@ static int read_attr_str(hid_t file, const char *path, const char *name, int req
         free(buf);
         h5_close_any(mt);
     }
-    h5_close_any(sp);
-    h5_close_any(ty);
-    h5_close_any(at);
+    root_attr_close(&a);
     return rc;
 }
 
