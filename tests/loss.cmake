@@ -6,7 +6,8 @@ lvt_c_test(test_loss_grad SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_loss_grad.c L
 
 # PyTorch parity of the whole objective: the C driver runs lvt_loss_step and writes parameters,
 # batch, terms and gradients; p4_objective.py (run with /usr/bin/python3) recomputes them.
-add_executable(test_loss_parity_driver ${CMAKE_CURRENT_SOURCE_DIR}/test_loss_parity_driver.c)
+add_executable(test_loss_parity_driver ${CMAKE_CURRENT_SOURCE_DIR}/test_loss_parity_driver.c
+               ${CMAKE_CURRENT_SOURCE_DIR}/parity/parity_io.c)
 target_link_libraries(test_loss_parity_driver PRIVATE lvtcore)
 if(LVT_HAVE_CUDA AND TARGET lvtcuda)
   set_target_properties(test_loss_parity_driver PROPERTIES LINKER_LANGUAGE CUDA)

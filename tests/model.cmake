@@ -5,7 +5,8 @@ lvt_c_test(test_model_grad SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_model_grad.c
 
 # PyTorch parity: the C driver writes lvt's parameters/outputs/gradients, the Python reference
 # (run with /usr/bin/python3: numpy + torch) compares them.
-add_executable(model_parity_driver ${CMAKE_CURRENT_SOURCE_DIR}/parity/model_parity_driver.c)
+add_executable(model_parity_driver ${CMAKE_CURRENT_SOURCE_DIR}/parity/model_parity_driver.c
+               ${CMAKE_CURRENT_SOURCE_DIR}/parity/parity_io.c)
 target_link_libraries(model_parity_driver PRIVATE lvtcore)
 if(LVT_HAVE_CUDA AND TARGET lvtcuda)
   set_target_properties(model_parity_driver PROPERTIES LINKER_LANGUAGE CUDA)

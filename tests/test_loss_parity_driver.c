@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parity/parity_io.h"
 #include "lvt/loss.h"
 #include "lvt/model.h"
 #include "lvt/rng.h"
@@ -235,14 +236,8 @@ int main(int argc, char **argv) {
     fprintf(f, " \"key\": {\"seed\": %llu, \"step\": %llu, \"sample_base\": %lld, \"site_noise\": %d},\n",
             (unsigned long long)key.seed, (unsigned long long)key.step, (long long)key.sample_base,
             LVT_SITE_CONTEXT_NOISE);
-    fprintf(f, " \"tensors\": [\n");
-    for (int i = 0; i < m.n_tensors; i++) {
-        const lvt_tensor_info *t = &m.tensors[i];
-        fprintf(f, "  {\"name\": \"%s\", \"shape\": [%lld", t->name, (long long)t->shape[0]);
-        if (t->ndim == 2) fprintf(f, ", %lld", (long long)t->shape[1]);
-        fprintf(f, "], \"offset\": %zu}%s\n", t->offset, i + 1 < m.n_tensors ? "," : "");
-    }
-    fprintf(f, " ]}\n");
+    parity_write_tensors(f, &m);
+    fprintf(f, "}\n");
     fclose(f);
 
     float *dbufs[] = {d_ctx, d_y, d_fut, d_futm, d_roll, d_rollm};

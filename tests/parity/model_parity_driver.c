@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parity_io.h"
 #include "lvt/model.h"
 #include "lvt/rng.h"
 
@@ -160,14 +161,8 @@ int main(int argc, char **argv) {
         " \"key\": {\"seed\": %llu, \"step\": %llu, \"sample_base\": %lld, \"site_base\": %d},\n",
         (unsigned long long)key.seed, (unsigned long long)key.step, (long long)key.sample_base,
         LVT_SITE_LAYER_BASE);
-    fprintf(f, " \"tensors\": [\n");
-    for (int i = 0; i < m.n_tensors; i++) {
-        const lvt_tensor_info *t = &m.tensors[i];
-        fprintf(f, "  {\"name\": \"%s\", \"shape\": [%lld", t->name, (long long)t->shape[0]);
-        if (t->ndim == 2) fprintf(f, ", %lld", (long long)t->shape[1]);
-        fprintf(f, "], \"offset\": %zu}%s\n", t->offset, i + 1 < m.n_tensors ? "," : "");
-    }
-    fprintf(f, " ]}\n");
+    parity_write_tensors(f, &m);
+    fprintf(f, "}\n");
     fclose(f);
 
     be->ops->free(be, ctx_d), be->ops->free(be, draw_d), be->ops->free(be, dpred_d);
