@@ -1,5 +1,5 @@
 /* comm_nccl.h — private: the NCCL communicator for device buffers (cuda/comm_nccl.cu). Used by
- * src/comm_device.c, which makes the unique id on rank 0 and broadcasts it over MPI. */
+ * src/train/comm_device.c, which makes the unique id on rank 0 and broadcasts it over MPI. */
 #ifndef LVT_COMM_NCCL_H
 #define LVT_COMM_NCCL_H
 

@@ -1,5 +1,5 @@
 /* cuda_devdata.h — private: the CUDA half of the devdata module (cuda/gather.cu), called by
- * src/devdata.c when the backend is "cuda". */
+ * src/data/devdata.c when the backend is "cuda". */
 #ifndef LVT_CUDA_DEVDATA_H
 #define LVT_CUDA_DEVDATA_H
 

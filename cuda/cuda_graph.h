@@ -13,7 +13,7 @@ int lvt_cuda_graph_end(lvt_backend *be, lvt_graph **out, lvt_err *e);
 int lvt_cuda_graph_replay(lvt_graph *g, uint64_t step, int64_t sample_base, lvt_err *e);
 void lvt_cuda_graph_destroy(lvt_graph *g);
 
-/* The device optimiser step. scal: device float[8] of AdamW scalars (see src/graph.c); acc: a
+/* The device optimiser step. scal: device float[8] of AdamW scalars (see src/model/graph.c); acc: a
  * device double (sum of squares, then read as the norm's square). */
 void lvt_cuda_optim_set(lvt_backend *be, float *scal, const float vals[8]);
 void lvt_cuda_optim_enqueue(lvt_backend *be, float *p, const float *g, float *m, float *v, size_t n,

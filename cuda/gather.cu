@@ -1,6 +1,6 @@
 /* gather.cu — the CUDA half of devdata (include/lvt/devdata.h): pinned staging of window
  * indices and the gather kernel that assembles ctx / target / fut / roll and their masks from
- * the device-resident store, the GPU twin of gather_cpu in src/devdata.c. */
+ * the device-resident store, the GPU twin of gather_cpu in src/data/devdata.c. */
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <stdio.h>

@@ -93,7 +93,7 @@ int lvt_ckpt_load_any(const char *path, lvt_backend *be, int context_len_default
 /* True (1) when the file starts with the HDF5 signature, 0 otherwise (also when unreadable). */
 int lvt_file_is_hdf5(const char *path);
 
-/* ---- safetensors (src/safetensors.c) ----------------------------------------------------------- */
+/* ---- safetensors (src/model/safetensors.c) ----------------------------------------------------------- */
 
 /* Export m's parameters as F32 tensors in the model's order, with __metadata__ recording
  * format="lvt", arch and the model config. Atomic like checkpoints. */

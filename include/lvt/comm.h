@@ -13,7 +13,7 @@ typedef struct lvt_comm {
     int local_rank, local_world;
     int is_mpi;       /* 1 when MPI was initialised by lvt_comm_init */
     void *impl;       /* private */
-    void *dev;        /* private: device all-reduce state (lvt_comm_device_init, src/comm_device.c) */
+    void *dev;        /* private: device all-reduce state (lvt_comm_device_init, src/train/comm_device.c) */
 } lvt_comm;
 
 typedef enum { LVT_COMM_SUM = 0, LVT_COMM_MAX = 1, LVT_COMM_MIN = 2 } lvt_comm_op;
@@ -35,7 +35,7 @@ int lvt_comm_barrier(lvt_comm *c, lvt_err *e);
 /* Abort every rank (a fatal error on one rank must not leave the others hanging). */
 void lvt_comm_abort(lvt_comm *c, int code);
 
-/* ---- all-reduce of backend buffers (src/comm_device.c, NCCL in cuda/comm_nccl.cu) ------------- */
+/* ---- all-reduce of backend buffers (src/train/comm_device.c, NCCL in cuda/comm_nccl.cu) ------------- */
 
 typedef struct lvt_backend lvt_backend;
 

@@ -1,5 +1,5 @@
 /* config.h — the run configuration: JSON (cJSON) -> typed struct, defaults, validation, --set
- * overrides and the resolved echo. Every knob of SPEC §5-§8 and §13 lives here. */
+ * overrides and the resolved echo. Every knob (docs/config.md) lives here. */
 #ifndef LVT_CONFIG_H
 #define LVT_CONFIG_H
 
@@ -10,7 +10,7 @@
 #define LVT_MAX_PHASES 32
 #define LVT_MAX_TRIPWIRES 32
 
-/* The objective knobs (SPEC §5). Curriculum phases and tripwires override these same names. */
+/* The objective knobs (docs/loss.md). Curriculum phases and tripwires override these same names. */
 typedef struct lvt_objective_cfg {
     int rollout_h;              /* 0 = no rollout term */
     double lambda_roll;
@@ -52,7 +52,7 @@ typedef struct lvt_phase {
     lvt_override ov;
 } lvt_phase;
 
-/* Tripwire condition: metric OP value (SPEC §6). */
+/* Tripwire condition: metric OP value (docs/training.md). */
 typedef enum { LVT_CMP_GT, LVT_CMP_GE, LVT_CMP_LT, LVT_CMP_LE } lvt_cmp;
 
 typedef struct lvt_tripwire {
@@ -111,7 +111,7 @@ typedef struct lvt_config {
     } output;
 } lvt_config;
 
-/* Fill every field with its default (SPEC §13). */
+/* Fill every field with its default (docs/config.md). */
 void lvt_config_defaults(lvt_config *c);
 
 /* Parse JSON text (name is used in messages) on top of *c (call lvt_config_defaults first; keys

@@ -1,4 +1,4 @@
-/* convert.h — `lvt convert` (SPEC §3.2): reading NumPy .npy arrays and .npz archives (our own
+/* convert.h — `lvt convert` (docs/convert.md): reading NumPy .npy arrays and .npz archives (our own
  * .npy header parser, libzip for the zip container) and turning the three input layouts
  * (articles NPZ, sequences NPZ, raw .npy) into HDF5 article stores, optionally split by
  * article-id ranges. The layouts and every rule are documented in docs/convert.md. */

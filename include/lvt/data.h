@@ -1,5 +1,5 @@
-/* data.h — the HDF5 article store (SPEC §3.1), the window index (§3.3), the seeded epoch
- * permutation and global-batch slicing (§3.4), and batch assembly into contiguous arrays. */
+/* data.h — the HDF5 article store (docs/formats.md), the window index, the seeded epoch
+ * permutation and global-batch slicing, and batch assembly into contiguous arrays. */
 #ifndef LVT_DATA_H
 #define LVT_DATA_H
 
@@ -27,7 +27,7 @@ typedef struct lvt_store_write_opts {
 int lvt_store_write(const char *path, const lvt_store *s, const lvt_store_write_opts *opts, lvt_err *e);
 
 /* Read a whole store; normalize != 0 L2-normalises rows on load. Every malformed case of
- * SPEC §3.1 is an error naming the file and dataset. */
+ * docs/formats.md is an error naming the file and dataset. */
 int lvt_store_read(const char *path, int normalize, lvt_store *s, lvt_err *e);
 
 /* Read only articles [a_lo, a_hi) (for sharding); offsets are rebased to start at 0. */

@@ -1,4 +1,4 @@
-/* devdata.h — backend-resident training data (SPEC §10): a store's vectors (fp32 or bf16) and
+/* devdata.h — backend-resident training data (docs/cuda.md): a store's vectors (fp32 or bf16) and
  * its window index uploaded to the backend once, and batch assembly from window indices by a
  * gather that runs on the backend (a CUDA kernel on the GPU, a loop on the CPU backend), with
  * exactly the layout and masks of lvt_batch_gather (data.h). After the upload, a step moves

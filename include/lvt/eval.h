@@ -1,7 +1,7 @@
-/* eval.h — 5CAT (SPEC §9): the five-test battery that tells whether a next-vector predictor
+/* eval.h — 5CAT (docs/eval.md): the five-test battery that tells whether a next-vector predictor
  * really learned "+1". A battery runs over one article store (VAL or OOD) with a *predictor* (a
  * model, a baseline, or a test oracle), on a seeded sample of windows; gates compare the VAL and
- * OOD metrics with the SPEC thresholds. docs/eval.md defines every number and edge case. */
+ * OOD metrics with the thresholds of docs/eval.md. docs/eval.md defines every number and edge case. */
 #ifndef LVT_EVAL_H
 #define LVT_EVAL_H
 
@@ -144,7 +144,7 @@ typedef struct lvt_eval_report {
     int all_pass;
 } lvt_eval_report;
 
-/* Fill r->gates and the verdicts from r->val and r->ood (SPEC §9 thresholds). */
+/* Fill r->gates and the verdicts from r->val and r->ood (docs/eval.md thresholds). */
 void lvt_eval_apply_gates(lvt_eval_report *r);
 
 /* The human table (one row per gate, VAL and OOD columns) and the per-test details. */

@@ -1,4 +1,4 @@
-/* graph.h — capture and replay of a training step as a CUDA graph (SPEC §10). Everything the
+/* graph.h — capture and replay of a training step as a CUDA graph (docs/cuda.md). Everything the
  * backend enqueues between lvt_graph_begin and lvt_graph_end is recorded once and replayed by
  * lvt_graph_replay with one launch. Keyed random draws (dropout, attention dropout, context
  * drop) inside the graph take their step and sample base from device memory that replay sets,

@@ -1,4 +1,4 @@
-/* loss.h — the P4 objective (SPEC §5): MSE, rollout (full / first; flat / truth), directional
+/* loss.h — the P4 objective (docs/loss.md): MSE, rollout (full / first; flat / truth), directional
  * guard with adaptive λ, future ranking, anti-copy and context drop, each with its gradient.
  * The objective drives the model: one call runs the main forward, the rollout unroll, computes
  * every term and back-propagates into the model's gradient buffer. All math is composed from

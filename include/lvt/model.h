@@ -1,4 +1,4 @@
-/* model.h — the reference transformer LVM (SPEC §4): parameter layout in one flat buffer with
+/* model.h — the reference transformer LVM (docs/model.md): parameter layout in one flat buffer with
  * PyTorch names and shapes, PyTorch-default initialisation, and forward/backward composed from
  * the ops interface. Activations are planned once per (batch, slots) shape; a "slot" holds the
  * activations of one forward pass so the rollout can keep H passes alive for the backward. */

@@ -11,7 +11,7 @@ typedef struct lvt_backend lvt_backend;
 
 typedef enum { LVT_MATH_FP32 = 0, LVT_MATH_TF32 = 1, LVT_MATH_BF16 = 2 } lvt_math;
 
-/* Key of a dropout mask (SPEC §4): element e of the sample at global position sample_base + s
+/* Key of a dropout mask (docs/model.md): element e of the sample at global position sample_base + s
  * keeps with probability 1-p, drawn as lvt_rng_unit(seed, step, site, sample_base + s, e). */
 typedef struct lvt_dropout_key {
     uint64_t seed;
@@ -140,7 +140,7 @@ typedef struct lvt_ops {
      * holds non-finite values there (masked samples). */
     void (*scale_rows_add)(lvt_backend *be, const float *coef, int coef_stride, float alpha,
                            const float *x, int ldx, float *y, int ldy, int M, int N);
-    /* Context drop (SPEC §5): for sample s (global index g = key->sample_base + s) with
+    /* Context drop (docs/loss.md): for sample s (global index g = key->sample_base + s) with
      * lvt_rng_unit(seed, step, LVT_SITE_CONTEXT_DROP, g, 0) < key->p, the last context row
      * (row L-1) is replaced: mode 0 noise, 1 zero, 2 the mean of rows 0..L-2 (not
      * renormalised). ctx is [B, L, D]; key->site is not used. Noise (Box-Muller, float math):

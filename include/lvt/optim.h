@@ -1,4 +1,4 @@
-/* optim.h — the optimiser (SPEC §5): AdamW over the flat parameter buffer (torch.optim.AdamW
+/* optim.h — the optimiser (docs/loss.md): AdamW over the flat parameter buffer (torch.optim.AdamW
  * semantics, weight decay on every parameter), global-norm gradient clipping (exactly
  * torch.nn.utils.clip_grad_norm_), and the learning-rate schedules "plateau"
  * (torch.optim.lr_scheduler.ReduceLROnPlateau, mode "min", threshold_mode "rel"), "cosine"
@@ -45,7 +45,7 @@ typedef struct lvt_optim {
     long sched_steps;
 } lvt_optim;
 
-/* Defaults of SPEC §5: lr 5e-4, betas 0.9/0.999, eps 1e-8, wd 0.01, clip 1.0, plateau 0.5/3/1e-4. */
+/* Defaults of docs/loss.md: lr 5e-4, betas 0.9/0.999, eps 1e-8, wd 0.01, clip 1.0, plateau 0.5/3/1e-4. */
 void lvt_optim_hparams_default(lvt_optim_hparams *hp);
 
 /* Fill from the config's optim and train.grad_clip fields. total_steps is the cosine length

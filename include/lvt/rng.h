@@ -1,6 +1,6 @@
 /* rng.h — Philox4x32-10 counter-based random numbers. The same function is compiled for the CPU
  * and (as a __device__ function) for CUDA, so a mask depends only on its key and counter, never
- * on the rank or backend that draws it (SPEC §4). */
+ * on the rank or backend that draws it (docs/model.md). */
 #ifndef LVT_RNG_H
 #define LVT_RNG_H
 
@@ -38,7 +38,7 @@ LVT_HD lvt_philox_ctr lvt_philox4x32_10(lvt_philox_ctr c, lvt_philox_key k) {
 /* uint32 -> float uniform in [0, 1) with 24 bits. */
 LVT_HD float lvt_u32_to_unit(uint32_t u) { return (float)(u >> 8) * (1.0f / 16777216.0f); }
 
-/* The project's keying (SPEC §4): key = seed; counter = (element/4, global sample index,
+/* The project's keying (docs/model.md): key = seed; counter = (element/4, global sample index,
  * step, site), with the high halves of step and sample folded into the site word. One Philox
  * call yields the block of 4 words serving elements 4*(element/4) .. 4*(element/4)+3. */
 LVT_HD lvt_philox_ctr lvt_rng_block(uint64_t seed, uint64_t step, uint32_t site, uint64_t sample,

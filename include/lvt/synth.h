@@ -1,4 +1,4 @@
-/* synth.h — part of the `convert` module (SPEC §3.5): the seeded synthetic-article generator
+/* synth.h — part of the `convert` module (docs/synth.md): the seeded synthetic-article generator
  * behind `lvt synth`, and the store statistics behind `lvt inspect`. The generator's model, its
  * calibration bands and the forward-signal score are documented in docs/synth.md. */
 #ifndef LVT_SYNTH_H

@@ -1,4 +1,4 @@
-/* train.h — the training loop (SPEC §5-§8): epochs over the train store in the seeded global
+/* train.h — the training loop (docs/loss.md): epochs over the train store in the seeded global
  * order, data-parallel micro-steps with gradient accumulation, the P4 objective, per-epoch
  * validation and mini-5CAT, the LR schedule, curriculum phases, tripwires (incl. rollback),
  * NaN/Inf handling, checkpoints (per epoch, last, best; atomic), exact resume (also mid-epoch),

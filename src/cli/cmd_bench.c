@@ -187,10 +187,12 @@ int cmd_bench(int argc, char **argv) {
         be->ops->sync(be);
         double t1 = lvt_now();
         if (W > 1 && lvt_comm_barrier(&comm, &e)) goto fail;
-        double t2 = lvt_now();
-        if (lvt_comm_allreduce_device(&comm, be, m.grads, m.n_params, LVT_COMM_SUM, 1, &e)) goto fail;
+        double t2 = W > 1 ? lvt_now() : t1;
+        /* one process has nothing to reduce: its all-reduce time is 0, not a timer read */
+        if (W > 1 && lvt_comm_allreduce_device(&comm, be, m.grads, m.n_params, LVT_COMM_SUM, 1, &e))
+            goto fail;
         be->ops->sync(be);
-        double t3 = lvt_now();
+        double t3 = W > 1 ? lvt_now() : t2;
         norm = lvt_optim_step(&o, m.params, m.grads);
         be->ops->sync(be);
         double t4 = lvt_now();

@@ -1,5 +1,5 @@
 /* cmd_convert.c — `lvt convert IN.npz|IN.npy --out OUT.h5 [--split NAME=LO-HI]...`: argument
- * parsing and help; the conversion itself is lvt_convert (src/convert.c, docs/convert.md). */
+ * parsing and help; the conversion itself is lvt_convert (src/data/convert.c, docs/convert.md). */
 #include <stdio.h>
 #include <string.h>
 

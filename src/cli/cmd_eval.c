@@ -1,4 +1,4 @@
-/* cmd_eval.c — `lvt eval`: the 5CAT battery (SPEC §9) on a VAL and an OOD store, for a model
+/* cmd_eval.c — `lvt eval`: the 5CAT battery (docs/eval.md) on a VAL and an OOD store, for a model
  * (checkpoint .h5 or .safetensors) or a baseline; prints the gate table, writes the JSON report,
  * exits 0 when every gate passes, 2 when one fails, 1 on error. */
 #include <stdio.h>

@@ -21,7 +21,7 @@ int cmd_export(int argc, char **argv) {
         if (r) continue;
         if (argv[i][0] == '-') return cli_fail("export", "unknown option '%s' (see lvt export --help)", argv[i]);
         if (!in) in = argv[i];
-        else if (!out) out = argv[i]; /* `lvt export CKPT.h5 OUT.safetensors` (SPEC §8) also works */
+        else if (!out) out = argv[i]; /* `lvt export CKPT.h5 OUT.safetensors` (docs/checkpoints.md) also works */
         else return cli_fail("export", "unexpected argument '%s'", argv[i]);
     }
     if (!in) return cli_fail("export", "missing CKPT.h5 (see lvt export --help)");

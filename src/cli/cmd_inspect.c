@@ -1,4 +1,4 @@
-/* cmd_inspect.c — `lvt inspect`: statistics of an article store (src/inspect.c), as a table or
+/* cmd_inspect.c — `lvt inspect`: statistics of an article store (src/data/inspect.c), as a table or
  * as JSON. The statistics are defined in docs/synth.md. */
 #include <stdio.h>
 #include <string.h>

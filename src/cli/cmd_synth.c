@@ -1,5 +1,5 @@
 /* cmd_synth.c — `lvt synth`: write a synthetic article store (or train/val/ood stores) with the
- * generator of src/synth.c. Model, defaults and calibration: docs/synth.md. */
+ * generator of src/data/synth.c. Model, defaults and calibration: docs/synth.md. */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,7 +8,7 @@
 
 static void usage(void) {
     printf("usage: lvt synth --out S.h5 [options]\n\n"
-           "Write a seeded synthetic article store (SPEC 3.5; model and calibration in docs/synth.md).\n\n"
+           "Write a seeded synthetic article store (docs/synth.md; model and calibration in docs/synth.md).\n\n"
            "  --out PATH         output store (required)\n"
            "  --articles N       number of articles (default 1000)\n"
            "  --mean-len M       mean article length in chunks, lognormal tail (default 70)\n"

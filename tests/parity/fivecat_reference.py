@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""fivecat_reference.py — numpy recomputation of the 5CAT battery (SPEC §9, docs/eval.md) from
+"""fivecat_reference.py — numpy recomputation of the 5CAT battery (docs/eval.md) from
 a dump written by lvt_eval_run (lvt_eval_opts.dump_path).
 
 usage: fivecat_reference.py DUMP.h5 [MAX_SAMPLES]

@@ -1,6 +1,6 @@
 """p4_objective.py — lvt's P4 objective (loss module) against PyTorch.
 
-The objective of SPEC §5 (as decided in docs/training.md, "The objective as implemented") is
+The objective of docs/loss.md (as decided in docs/training.md, "The objective as implemented") is
 written here in PyTorch, from the spec, on top of reference.py's transformer: for each case the
 C driver (test_loss_parity_driver) builds a model and a batch, runs lvt_loss_step with every term
 on and writes parameters, batch, logged terms and parameter gradients; here the parameters are
@@ -81,7 +81,7 @@ def drop_noise(key, B, D):
 
 
 def p4_objective(forward, ctx, y, fut, futm, roll, rollm, o, key=None):
-    """SPEC §5. forward(ctx, slot) -> (raw, p). Returns (total, dict of logged terms)."""
+    """docs/loss.md. forward(ctx, slot) -> (raw, p). Returns (total, dict of logged terms)."""
     B, L, D = ctx.shape
     model_ctx = ctx
     mode = o["context_drop_mode"]

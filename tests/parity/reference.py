@@ -1,4 +1,4 @@
-"""reference.py — the PyTorch reference of lvt's transformer LVM (SPEC §4), used by the parity
+"""reference.py — the PyTorch reference of lvt's transformer LVM (docs/model.md), used by the parity
 tests. Two equivalent forms:
 
 * LVMTransformer: the nn.Module tree whose state_dict names/shapes lvt reproduces

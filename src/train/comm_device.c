@@ -1,0 +1,146 @@
+/* comm_device.c — all-reduce of buffers in a backend's memory (include/lvt/comm.h): in place
+ * over MPI for host backends, ncclAllReduce on the backend's stream for CUDA when built with
+ * NCCL (cuda/comm_nccl.cu; the unique id is made on rank 0 and broadcast here over MPI), and
+ * host staging (device -> host, MPI_Allreduce, host -> device) otherwise. */
+#include "lvt/comm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lvt/ops.h"
+#if defined(LVT_HAVE_CUDA) && defined(LVT_HAVE_NCCL)
+#include "../../cuda/comm_nccl.h"
+#include "../../cuda/cuda_backend.h"
+#define COMM_DEV_HAVE_NCCL 1
+#endif
+
+/* Host all-reduces go in pieces of at most 4 Mi floats (16 MB): MPI's temporary buffers then
+ * stay below glibc's largest mmap threshold (32 MB) and are reused instead of being mapped and
+ * page-faulted afresh on every call, which made a 71.5 MB all-reduce 3-5x slower on the 2-core
+ * development VM (docs/scaling.md). */
+#define COMM_DEV_PIECE ((size_t)1 << 22)
+
+typedef struct comm_dev {
+    lvt_comm_dev_mode mode;
+    int device;     /* CUDA ordinal the state was made for, -1 for host */
+    float *host;    /* staging buffer (LVT_COMM_DEV_STAGED) */
+    size_t host_n;
+#ifdef COMM_DEV_HAVE_NCCL
+    lvt_nccl *nccl;
+#endif
+} comm_dev;
+
+const char *lvt_comm_device_mode_name(lvt_comm_dev_mode m) {
+    switch (m) {
+    case LVT_COMM_DEV_HOST: return "mpi";
+    case LVT_COMM_DEV_NCCL: return "nccl";
+    case LVT_COMM_DEV_STAGED: return "staged";
+    default: return "none";
+    }
+}
+
+static int allreduce_host(lvt_comm *c, float *buf, size_t n, lvt_comm_op op, int avg, lvt_err *e) {
+    for (size_t off = 0; off < n; off += COMM_DEV_PIECE) {
+        size_t k = n - off < COMM_DEV_PIECE ? n - off : COMM_DEV_PIECE;
+        if (lvt_comm_allreduce_f32(c, buf + off, k, op, avg, e)) return LVT_ERROR;
+    }
+    return LVT_OK;
+}
+
+lvt_comm_dev_mode lvt_comm_device_mode(const lvt_comm *c) {
+    const comm_dev *d = c->dev;
+    return d ? d->mode : LVT_COMM_DEV_NONE;
+}
+
+void lvt_comm_device_free(lvt_comm *c) {
+    comm_dev *d = c->dev;
+    if (!d) return;
+#ifdef COMM_DEV_HAVE_NCCL
+    lvt_nccl_destroy(d->nccl);
+#endif
+    free(d->host);
+    free(d);
+    c->dev = NULL;
+}
+
+/* LVT_COMM_DEVICE=staged: stage through a host buffer whatever the backend (debugging; lets the
+ * staging path be tested on the CPU backend, where the copies are memcpy). */
+static int force_staged(void) {
+    const char *env = getenv("LVT_COMM_DEVICE");
+    return env && !strcmp(env, "staged");
+}
+
+/* 1 when this rank would use NCCL for be: a CUDA device, a build with NCCL, not switched off. */
+static int wants_nccl(const lvt_backend *be) {
+#ifdef COMM_DEV_HAVE_NCCL
+    return be->device >= 0 && !force_staged();
+#else
+    (void)be;
+    return 0;
+#endif
+}
+
+int lvt_comm_device_init(lvt_comm *c, lvt_backend *be, lvt_err *e) {
+    lvt_comm_device_free(c);
+    comm_dev *d = lvt_calloc(1, sizeof *d, e);
+    if (!d) return LVT_ERROR;
+    d->device = be->device;
+    c->dev = d;
+    if (c->world == 1) {
+        d->mode = LVT_COMM_DEV_NONE;
+        return LVT_OK;
+    }
+    /* NCCL only when every rank can take part: one rank on the CPU means MPI for all. */
+    int64_t all_nccl = wants_nccl(be);
+    if (lvt_comm_allreduce_i64(c, &all_nccl, 1, LVT_COMM_MIN, e)) return LVT_ERROR;
+    if (!all_nccl) {
+        d->mode = be->device < 0 && !force_staged() ? LVT_COMM_DEV_HOST : LVT_COMM_DEV_STAGED;
+        return LVT_OK;
+    }
+#ifdef COMM_DEV_HAVE_NCCL
+    unsigned char id[LVT_NCCL_ID_BYTES];
+    memset(id, 0, sizeof id);
+    /* A failure on rank 0 is shared with a vote, so no rank waits in the broadcast. */
+    int64_t ok_all = 1;
+    if (c->rank == 0 && lvt_nccl_unique_id(id, e)) ok_all = 0;
+    if (lvt_comm_allreduce_i64(c, &ok_all, 1, LVT_COMM_MIN, e)) return LVT_ERROR;
+    if (!ok_all) return c->rank == 0 ? LVT_ERROR : lvt_errf(e, "NCCL set-up failed on rank 0");
+    if (lvt_comm_bcast(c, id, sizeof id, 0, e)) return LVT_ERROR;
+    if (lvt_nccl_create(&d->nccl, id, c->rank, c->world, be->device, e)) return LVT_ERROR;
+    d->mode = LVT_COMM_DEV_NCCL;
+    return LVT_OK;
+#else
+    return lvt_errf(e, "internal: NCCL chosen in a build without it");
+#endif
+}
+
+int lvt_comm_allreduce_device(lvt_comm *c, lvt_backend *be, float *buf, size_t n, lvt_comm_op op, int avg,
+                              lvt_err *e) {
+    comm_dev *d = c->dev;
+    if (avg && op != LVT_COMM_SUM) return lvt_errf(e, "device all-reduce: avg needs LVT_COMM_SUM");
+    if (c->world == 1) return LVT_OK;
+    if (!d) return lvt_errf(e, "device all-reduce before lvt_comm_device_init");
+    if (d->device != be->device) return lvt_errf(e, "device all-reduce on another backend than its set-up");
+    switch (d->mode) {
+    case LVT_COMM_DEV_HOST: return allreduce_host(c, buf, n, op, avg, e);
+    case LVT_COMM_DEV_NCCL:
+#ifdef COMM_DEV_HAVE_NCCL
+        return lvt_nccl_allreduce(d->nccl, buf, n, op, avg, lvt_cuda_stream(be), e);
+#else
+        break;
+#endif
+    case LVT_COMM_DEV_STAGED:
+        if (d->host_n < n) {
+            free(d->host);
+            d->host_n = 0;
+            if (!(d->host = lvt_malloc(sizeof(float) * n, e))) return LVT_ERROR;
+            d->host_n = n;
+        }
+        be->ops->to_host(be, d->host, buf, sizeof(float) * n);
+        if (allreduce_host(c, d->host, n, op, avg, e)) return LVT_ERROR;
+        be->ops->to_device(be, buf, d->host, sizeof(float) * n);
+        return LVT_OK;
+    default: break;
+    }
+    return lvt_errf(e, "device all-reduce: no path set up");
+}
