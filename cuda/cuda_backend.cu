@@ -1,8 +1,10 @@
 /* cuda_backend.cu — the CUDA implementation of ops (include/lvt/ops.h): cuBLAS GEMMs (fp32,
  * TF32 or BF16 inputs with fp32 accumulation), and one kernel per primitive, each the GPU twin
- * of the CPU reference in src/cpu/. Every call is asynchronous on the backend's stream except
- * those that return a value to the host (sum, sumsq) and sync/to_host. Dropout and context-drop
- * draws use the same Philox keying (include/lvt/rng.h) as the CPU, so masks are bit-identical. */
+ * of the CPU reference in src/cpu/, with the per-element math of include/lvt/elementwise.h that
+ * the CPU loops call too. Every call is asynchronous on the backend's stream except those that
+ * return a value to the host (sum, sumsq) and sync/to_host. Dropout and context-drop draws use
+ * the same Philox keying (include/lvt/rng.h) as the CPU, so masks are bit-identical. The ops
+ * table at the end also holds the optional entries of graph.cu, gather.cu and comm_nccl.cu. */
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -11,12 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern "C" {
-#include "lvt/common.h"
-#include "lvt/ops.h"
-}
-#include "lvt/rng.h"
+#include "cuda_internal.h"
 #include "cuda_backend.h"
+#include "lvt/rng.h"
 
 typedef struct cuda_impl {
     cudaStream_t stream;
@@ -25,7 +24,7 @@ typedef struct cuda_impl {
     double *d_acc;          /* device accumulator for sum/sumsq */
     __nv_bfloat16 *bf_a, *bf_b; /* BF16 staging for GEMM inputs */
     size_t bf_cap;
-    /* Graph replay of keyed draws (cuda/graph.cu): while rng_dev is set, dropout, attention
+    /* Graph replay of keyed draws (graph.cu): while rng_dev is set, dropout, attention
      * dropout and context drop read their step and sample base from d_rng[0], d_rng[1] on the
      * device, offset by (key value - the reference value given at capture). */
     uint64_t *d_rng;
@@ -57,7 +56,7 @@ static void rng_args(lvt_backend *be, const lvt_dropout_key *key, uint64_t *step
 static cuda_impl *IMPL(lvt_backend *be) { return (cuda_impl *)be->impl; }
 static cudaStream_t STREAM(lvt_backend *be) { return IMPL(be)->stream; }
 
-static void cuda_fatal(cudaError_t rc, const char *what) {
+void cu_fatal(cudaError_t rc, const char *what) {
     /* A failing CUDA call inside a step is not recoverable user input: report and stop. */
     fprintf(stderr, "lvt cuda: %s failed: %s\n", what, cudaGetErrorString(rc));
     abort();
@@ -65,7 +64,7 @@ static void cuda_fatal(cudaError_t rc, const char *what) {
 #define CK(call)                                                     \
     do {                                                             \
         cudaError_t rc_ = (call);                                    \
-        if (rc_ != cudaSuccess) cuda_fatal(rc_, #call);              \
+        if (rc_ != cudaSuccess) cu_fatal(rc_, #call);                \
     } while (0)
 #define KCHECK() CK(cudaGetLastError())
 
@@ -341,20 +340,13 @@ static void cu_l2norm_bwd(lvt_backend *be, const float *dy, const float *x, cons
 
 /* ---- activations --------------------------------------------------------------------------------- */
 
-__global__ void k_relu_fwd(const float *x, float *y, size_t n) { GRID_LOOP(i, n) y[i] = x[i] > 0.0f ? x[i] : 0.0f; }
+__global__ void k_relu_fwd(const float *x, float *y, size_t n) { GRID_LOOP(i, n) y[i] = lvt_relu(x[i]); }
 __global__ void k_relu_bwd(const float *dy, const float *x, float *dx, size_t n) {
-    GRID_LOOP(i, n) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+    GRID_LOOP(i, n) dx[i] = lvt_relu_grad(dy[i], x[i]);
 }
-__global__ void k_gelu_fwd(const float *x, float *y, size_t n) {
-    GRID_LOOP(i, n) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
-}
+__global__ void k_gelu_fwd(const float *x, float *y, size_t n) { GRID_LOOP(i, n) y[i] = lvt_gelu(x[i]); }
 __global__ void k_gelu_bwd(const float *dy, const float *x, float *dx, size_t n) {
-    GRID_LOOP(i, n) {
-        float v = x[i];
-        float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
-        float pdf = 0.39894228040143268f * expf(-0.5f * v * v);
-        dx[i] = dy[i] * (cdf + v * pdf);
-    }
+    GRID_LOOP(i, n) dx[i] = lvt_gelu_grad(dy[i], x[i]);
 }
 static void cu_relu_fwd(lvt_backend *be, const float *x, float *y, size_t n) {
     k_relu_fwd<<<blocks_for(n, 256), 256, 0, STREAM(be)>>>(x, y, n);
@@ -391,7 +383,7 @@ __global__ void k_dropout_fwd(const float *x, float *y, uint8_t *mask, int n_sam
 static void cu_dropout_fwd(lvt_backend *be, const float *x, float *y, uint8_t *mask, int n_samples, int per_sample,
                            const lvt_dropout_key *key) {
     float p = key ? key->p : 0.0f;
-    float scale = p > 0.0f ? (p < 1.0f ? 1.0f / (1.0f - p) : 0.0f) : 1.0f;
+    float scale = lvt_dropout_scale(p);
     size_t n = (size_t)n_samples * per_sample;
     if (n == 0) return;
     uint64_t step;
@@ -411,7 +403,7 @@ static void cu_dropout_bwd(lvt_backend *be, const float *dy, const uint8_t *mask
         if (dx != dy) CK(cudaMemcpyAsync(dx, dy, n * sizeof(float), cudaMemcpyDeviceToDevice, STREAM(be)));
         return;
     }
-    float scale = p > 0.0f ? (p < 1.0f ? 1.0f / (1.0f - p) : 0.0f) : 1.0f;
+    float scale = lvt_dropout_scale(p);
     k_dropout_bwd<<<blocks_for(n, 256), 256, 0, STREAM(be)>>>(dy, mask, dx, n, scale);
     KCHECK();
 }
@@ -491,7 +483,7 @@ static void cu_attention_fwd(lvt_backend *be, const float *q, int ldq, const flo
                              int hd, int causal, const lvt_dropout_key *key) {
     int dropping = key && key->p > 0.0f;
     float p = dropping ? key->p : 0.0f;
-    float dscale = dropping ? (p < 1.0f ? 1.0f / (1.0f - p) : 0.0f) : 1.0f;
+    float dscale = lvt_dropout_scale(p);
     size_t smem = sizeof(float) * ((size_t)Lq * hd + 2 * (size_t)Lk * hd + (size_t)Lq * Lk);
     if (B <= 0 || H <= 0) return;
     uint64_t step;
@@ -571,7 +563,7 @@ static void cu_attention_bwd(lvt_backend *be, const float *dout, int ldo, const 
                              int ldk, const float *v, int ldv, const float *probs, const uint8_t *drop_mask,
                              float drop_p, float *dq, float *dk, float *dv, int B, int Lq, int Lk, int H, int hd) {
     const uint8_t *mask = drop_p > 0.0f ? drop_mask : NULL;
-    float dscale = drop_p > 0.0f ? (drop_p < 1.0f ? 1.0f / (1.0f - drop_p) : 0.0f) : 1.0f;
+    float dscale = lvt_dropout_scale(drop_p);
     size_t smem = sizeof(float) * (2 * (size_t)Lq * hd + 2 * (size_t)Lk * hd + 3 * (size_t)Lq * Lk);
     if (B <= 0 || H <= 0) return;
     set_smem((const void *)k_attention_bwd, smem);
@@ -622,54 +614,66 @@ static double cu_sumsq(lvt_backend *be, const float *x, size_t n) { return reduc
 
 /* ---- AdamW ------------------------------------------------------------------------------------------ */
 
-__global__ void k_adamw(float *p, const float *g, float *m, float *v, size_t n, float decay, float step_size,
-                        float bc2_sqrt, float w1, float beta2, float w2, float eps, float grad_scale) {
-    GRID_LOOP(i, n) {
-        float gi = g[i] * grad_scale;
-        float pi = p[i] * decay;
-        float mi = w1 < 0.5f ? m[i] + w1 * (gi - m[i]) : gi - (gi - m[i]) * (1.0f - w1);
-        float vi = v[i] * beta2 + w2 * gi * gi;
-        float denom = sqrtf(vi) / bc2_sqrt + eps;
-        p[i] = pi - step_size * mi / denom;
-        m[i] = mi;
-        v[i] = vi;
-    }
+__global__ void k_adamw(float *p, const float *g, float *m, float *v, size_t n, const lvt_adamw_scalars s,
+                        float grad_scale) {
+    GRID_LOOP(i, n) lvt_adamw_update(p + i, m + i, v + i, g[i], grad_scale, s);
 }
 static void cu_adamw(lvt_backend *be, float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
                      float beta2, float eps, float weight_decay, long t, float grad_scale) {
-    /* the betas as the decimals the config held, exactly as cpu_adamw (see ops.h) */
-    double b1 = lvt_float_decimal(beta1), b2 = lvt_float_decimal(beta2);
-    double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
-    float decay = (float)(1.0 - (double)lr * (double)weight_decay);
-    float step_size = (float)((double)lr / bc1);
+    /* the scalars of cpu_adamw, on the host (see ops.h) */
+    const lvt_adamw_scalars s = lvt_adamw_scalars_for(lr, beta1, beta2, eps, weight_decay, t);
     if (n == 0) return;
-    k_adamw<<<blocks_for(n, 256), 256, 0, STREAM(be)>>>(p, g, m, v, n, decay, step_size, (float)sqrt(bc2),
-                                                         (float)(1.0 - b1), beta2, (float)(1.0 - b2), eps,
-                                                         grad_scale);
+    k_adamw<<<blocks_for(n, 256), 256, 0, STREAM(be)>>>(p, g, m, v, n, s, grad_scale);
+    KCHECK();
+}
+
+/* The graph optimiser's step (ops->adamw_clipped): the sum of squares accumulated into a device
+ * double, then AdamW with grad_scale = lvt_clip_coef(sqrt(*acc), max_norm) computed here in
+ * double, and no update when the norm or *loss is not finite. */
+__global__ void k_sumsq_acc(const float *x, size_t n, double *acc) {
+    __shared__ double sh[32];
+    double s = 0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        s += (double)x[i] * x[i];
+    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if ((threadIdx.x & 31) == 0) sh[threadIdx.x >> 5] = s;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+        s = threadIdx.x < (blockDim.x >> 5) ? sh[threadIdx.x] : 0.0;
+        for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+        if (threadIdx.x == 0) atomicAdd(acc, s);
+    }
+}
+__global__ void k_adamw_clipped(float *p, const float *g, float *m, float *v, size_t n, const lvt_adamw_scalars *sc,
+                                const double *acc, double max_norm, const float *loss) {
+    const double norm = sqrt(*acc);
+    if (!isfinite(norm) || (loss && !isfinite(*loss))) return;
+    const float grad_scale = (float)lvt_clip_coef(norm, max_norm);
+    const lvt_adamw_scalars s = *sc;
+    GRID_LOOP(i, n) lvt_adamw_update(p + i, m + i, v + i, g[i], grad_scale, s);
+}
+static void cu_adamw_clipped(lvt_backend *be, float *p, const float *g, float *m, float *v, size_t n,
+                             const lvt_adamw_scalars *sc, double *acc, double max_norm, const float *loss) {
+    cudaStream_t s = STREAM(be);
+    CK(cudaMemsetAsync(acc, 0, sizeof(double), s));
+    size_t blocks = (n + 255) / 256;
+    if (blocks > 1024) blocks = 1024;
+    if (blocks < 1) blocks = 1;
+    k_sumsq_acc<<<(unsigned)blocks, 256, 0, s>>>(g, n, acc);
+    k_adamw_clipped<<<blocks_for(n, 256), 256, 0, s>>>(p, g, m, v, n, sc, acc, max_norm, loss);
     KCHECK();
 }
 
 /* ---- P4 objective helpers --------------------------------------------------------------------------- */
 
-__global__ void k_vmap(int op, const float *a, const float *b, int bs, const float *c, float s0, float s1, float *y,
-                       int n) {
+__global__ void k_vmap(lvt_vmap_op op, const float *a, const float *b, int bs, const float *c, float s0, float s1,
+                       float *y, int n) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
-    float av = a ? a[i] : 0.0f, bv = b ? b[(size_t)i * bs] : 0.0f, cv = c ? c[i] : 1.0f, r;
-    switch (op) {
-    case LVT_VMAP_HINGE: { float hh = s0 - (av - bv); r = cv * (hh > 0 ? hh : 0.0f); break; }
-    case LVT_VMAP_HINGE_GATE: r = cv * ((s0 - (av - bv)) > 0 ? 1.0f : 0.0f); break;
-    case LVT_VMAP_SIGMOID: r = 1.0f / (1.0f + expf(-(av - s0) / s1)); break;
-    case LVT_VMAP_RELU_SHIFT: r = s1 * (av - s0 > 0 ? av - s0 : 0.0f); break;
-    case LVT_VMAP_STEP_SHIFT: r = (av - s0 > 0) ? s1 : 0.0f; break;
-    case LVT_VMAP_MUL_AFFINE: r = s0 * av * (s1 + bv) * cv; break;
-    case LVT_VMAP_DIV_COUNT: r = s0 * av * cv / (bv > 1.0f ? bv : 1.0f); break;
-    case LVT_VMAP_AFFINE: r = s0 * av + s1; break;
-    default: r = NAN;
-    }
-    y[i] = r;
+    float av = a ? a[i] : 0.0f, bv = b ? b[(size_t)i * bs] : 0.0f, cv = c ? c[i] : 1.0f;
+    y[i] = lvt_vmap_apply(op, av, bv, cv, s0, s1);
 }
-static void cu_vmap(lvt_backend *be, int op, const float *a, const float *b, int bs, const float *c, float s0, float s1,
+static void cu_vmap(lvt_backend *be, lvt_vmap_op op, const float *a, const float *b, int bs, const float *c, float s0, float s1,
                     float *y, int n) {
     if (n <= 0) return;
     k_vmap<<<(n + 255) / 256, 256, 0, STREAM(be)>>>(op, a, b, bs, c, s0, s1, y, n);
@@ -704,7 +708,7 @@ static void cu_scale_rows_add(lvt_backend *be, const float *coef, int cs, float 
 }
 /* one block per sample */
 __global__ void k_context_drop(float *ctx, int L, int D, uint64_t seed, uint64_t step, int64_t base,
-                               const uint64_t *rng, float p, int mode) {
+                               const uint64_t *rng, float p, lvt_context_drop_mode mode) {
     __shared__ double sh[32];
     int s = blockIdx.x;
     if (rng) {
@@ -714,9 +718,9 @@ __global__ void k_context_drop(float *ctx, int L, int D, uint64_t seed, uint64_t
     uint64_t g = (uint64_t)(base + s);
     if (!(lvt_rng_unit(seed, step, LVT_SITE_CONTEXT_DROP, g, 0) < p)) return;
     float *last = ctx + ((size_t)s * L + (L - 1)) * D;
-    if (mode == 1) {
+    if (mode == LVT_CONTEXT_DROP_ZERO) {
         for (int j = threadIdx.x; j < D; j += blockDim.x) last[j] = 0.0f;
-    } else if (mode == 2) {
+    } else if (mode == LVT_CONTEXT_DROP_MEAN) {
         for (int j = threadIdx.x; j < D; j += blockDim.x) {
             float acc = 0;
             for (int i = 0; i < L - 1; i++) acc += ctx[((size_t)s * L + i) * D + j];
@@ -725,11 +729,8 @@ __global__ void k_context_drop(float *ctx, int L, int D, uint64_t seed, uint64_t
     } else {
         double nrm = 0;
         for (int j = 2 * threadIdx.x; j < D; j += 2 * blockDim.x) {
-            float u1 = lvt_rng_unit(seed, step, LVT_SITE_CONTEXT_NOISE, g, (uint64_t)j);
-            float u2 = lvt_rng_unit(seed, step, LVT_SITE_CONTEXT_NOISE, g, (uint64_t)j + 1);
-            if (u1 < 1e-7f) u1 = 1e-7f;
-            float r = sqrtf(-2.0f * logf(u1));
-            float z0 = r * cosf(6.28318530717958647692f * u2), z1 = r * sinf(6.28318530717958647692f * u2);
+            float z0, z1;
+            lvt_context_noise_pair(seed, step, g, j, &z0, &z1);
             last[j] = z0;
             nrm += (double)z0 * z0;
             if (j + 1 < D) {
@@ -742,7 +743,8 @@ __global__ void k_context_drop(float *ctx, int L, int D, uint64_t seed, uint64_t
         for (int j = threadIdx.x; j < D; j += blockDim.x) last[j] *= inv;
     }
 }
-static void cu_context_drop(lvt_backend *be, float *ctx, int B, int L, int D, const lvt_dropout_key *key, int mode) {
+static void cu_context_drop(lvt_backend *be, float *ctx, int B, int L, int D, const lvt_dropout_key *key,
+                            lvt_context_drop_mode mode) {
     if (B <= 0) return;
     uint64_t step;
     int64_t base;
@@ -754,17 +756,67 @@ static void cu_context_drop(lvt_backend *be, float *ctx, int B, int L, int D, co
 
 /* ---- the table and construction ---------------------------------------------------------------------- */
 
+static void cu_destroy(lvt_backend *be);
+
 static const lvt_ops cuda_ops = {
-    "cuda",
-    cu_alloc, cu_free, cu_zero, cu_to_device, cu_to_host, cu_copy, cu_sync,
-    cu_gemm, cu_add_bcast, cu_sum_bcast, cu_copy_rows, cu_add, cu_axpy, cu_scale,
-    cu_layernorm_fwd, cu_layernorm_bwd, cu_l2norm_fwd, cu_l2norm_bwd,
-    cu_relu_fwd, cu_relu_bwd, cu_gelu_fwd, cu_gelu_bwd,
-    cu_dropout_fwd, cu_dropout_bwd,
-    cu_attention_fwd, cu_attention_bwd,
-    cu_dot_rows, cu_sum, cu_sumsq,
-    cu_adamw,
-    cu_vmap, cu_reduce_sum, cu_scale_rows_add, cu_context_drop,
+    .name = "cuda",
+    .host_memory = 0,
+    .destroy = cu_destroy,
+    .alloc = cu_alloc,
+    .free = cu_free,
+    .zero = cu_zero,
+    .to_device = cu_to_device,
+    .to_host = cu_to_host,
+    .copy = cu_copy,
+    .sync = cu_sync,
+    .gemm = cu_gemm,
+    .add_bcast = cu_add_bcast,
+    .sum_bcast = cu_sum_bcast,
+    .copy_rows = cu_copy_rows,
+    .add = cu_add,
+    .axpy = cu_axpy,
+    .scale = cu_scale,
+    .layernorm_fwd = cu_layernorm_fwd,
+    .layernorm_bwd = cu_layernorm_bwd,
+    .l2norm_fwd = cu_l2norm_fwd,
+    .l2norm_bwd = cu_l2norm_bwd,
+    .relu_fwd = cu_relu_fwd,
+    .relu_bwd = cu_relu_bwd,
+    .gelu_fwd = cu_gelu_fwd,
+    .gelu_bwd = cu_gelu_bwd,
+    .dropout_fwd = cu_dropout_fwd,
+    .dropout_bwd = cu_dropout_bwd,
+    .attention_fwd = cu_attention_fwd,
+    .attention_bwd = cu_attention_bwd,
+    .dot_rows = cu_dot_rows,
+    .sum = cu_sum,
+    .sumsq = cu_sumsq,
+    .adamw = cu_adamw,
+    .vmap = cu_vmap,
+    .reduce_sum = cu_reduce_sum,
+    .scale_rows_add = cu_scale_rows_add,
+    .context_drop = cu_context_drop,
+    .adamw_clipped = cu_adamw_clipped,
+    /* optional entries: all present (the collective only in a build with NCCL) */
+    .graph_begin = cu_graph_begin,
+    .graph_end = cu_graph_end,
+    .graph_replay = cu_graph_replay,
+    .graph_destroy = cu_graph_destroy,
+    .batch_gather = cu_batch_gather,
+    .index_stage_create = cu_index_stage_create,
+    .index_stage_destroy = cu_index_stage_destroy,
+    .index_upload = cu_index_upload,
+#ifdef LVT_HAVE_NCCL
+    .coll_unique_id = cu_coll_unique_id,
+    .coll_create = cu_coll_create,
+    .coll_allreduce = cu_coll_allreduce,
+    .coll_destroy = cu_coll_destroy,
+#else
+    .coll_unique_id = NULL,
+    .coll_create = NULL,
+    .coll_allreduce = NULL,
+    .coll_destroy = NULL,
+#endif
 };
 
 extern "C" int lvt_cuda_device_count(void) {
@@ -823,7 +875,7 @@ extern "C" int lvt_cuda_backend_create(lvt_backend **out, int device, lvt_math m
     return LVT_OK;
 }
 
-extern "C" void lvt_cuda_backend_destroy(lvt_backend *be) {
+static void cu_destroy(lvt_backend *be) {
     if (!be) return;
     cuda_impl *im = IMPL(be);
     if (im) {
@@ -840,13 +892,13 @@ extern "C" void lvt_cuda_backend_destroy(lvt_backend *be) {
     free(be);
 }
 
-extern "C" void *lvt_cuda_stream(lvt_backend *be) { return be && be->impl ? (void *)IMPL(be)->stream : NULL; }
+cudaStream_t cu_stream(lvt_backend *be) { return STREAM(be); }
 
-/* ---- hooks for cuda/graph.cu: device-side RNG step for graph replay ------------------------------ */
+/* ---- for graph.cu: device-side RNG step for graph replay ------------------------------------------ */
 
-extern "C" uint64_t *lvt_cuda_rng_slot(lvt_backend *be) { return IMPL(be)->d_rng; }
+uint64_t *cu_rng_slot(lvt_backend *be) { return IMPL(be)->d_rng; }
 
-extern "C" void lvt_cuda_rng_device(lvt_backend *be, int on, uint64_t ref_step, int64_t ref_base) {
+void cu_rng_device(lvt_backend *be, int on, uint64_t ref_step, int64_t ref_base) {
     cuda_impl *im = IMPL(be);
     im->rng_dev = on;
     im->rng_ref_step = ref_step;

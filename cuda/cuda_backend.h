@@ -1,4 +1,6 @@
-/* cuda_backend.h — private: construction of the CUDA implementation of ops (cuda/). */
+/* cuda_backend.h — private: what the backend registry (src/model/ops.c, the one file of src/
+ * that knows the CUDA backend exists) calls to find and create it. Everything else reaches the
+ * CUDA backend through its ops table only. */
 #ifndef LVT_CUDA_BACKEND_H
 #define LVT_CUDA_BACKEND_H
 
@@ -10,18 +12,9 @@ extern "C" {
 
 /* Number of usable devices; 0 when the runtime or driver reports any error. */
 int lvt_cuda_device_count(void);
+/* A CUDA backend on device (modulo the device count) with GEMMs in math; destroyed through
+ * be->ops->destroy. */
 int lvt_cuda_backend_create(lvt_backend **out, int device, lvt_math math, lvt_err *e);
-void lvt_cuda_backend_destroy(lvt_backend *be);
-
-/* Hooks for cuda/graph.cu (graph replay of keyed draws). */
-/* Device words [step, sample_base] that keyed draws add while device RNG mode is on. */
-uint64_t *lvt_cuda_rng_slot(lvt_backend *be);
-/* Device RNG mode (for graph capture): on != 0 makes every dropout / attention-dropout /
- * context-drop kernel launched from now on use step = key.step - ref_step + slot[0] and
- * sample_base = key.sample_base - ref_base + slot[1], the slot read on the device at run time. */
-void lvt_cuda_rng_device(lvt_backend *be, int on, uint64_t ref_step, int64_t ref_base);
-/* The backend's cudaStream_t (as void *), for work enqueued outside ops (NCCL all-reduce). */
-void *lvt_cuda_stream(lvt_backend *be);
 
 #ifdef __cplusplus
 }

@@ -1,18 +1,14 @@
-/* gather.cu — the CUDA half of devdata (include/lvt/devdata.h): pinned staging of window
- * indices and the gather kernel that assembles ctx / target / fut / roll and their masks from
- * the device-resident store, the GPU twin of gather_cpu in src/data/devdata.c. */
+/* gather.cu — the CUDA backend's resident-store entries of ops (include/lvt/devdata.h): pinned
+ * staging of window indices (ops->index_*) and the gather kernel (ops->batch_gather) that
+ * assembles ctx / target / fut / roll and their masks from the device-resident store, the GPU
+ * twin of cpu_batch_gather in src/cpu/cpu_gather.c. */
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-extern "C" {
-#include "lvt/common.h"
-#include "lvt/devdata.h"
-}
-#include "cuda_backend.h"
-#include "cuda_devdata.h"
+#include "cuda_internal.h"
 
 /* Two pinned buffers used in turn; an event per buffer says when its last copy has run. */
 typedef struct cuda_stage {
@@ -22,7 +18,7 @@ typedef struct cuda_stage {
     cudaEvent_t done[2];
 } cuda_stage;
 
-extern "C" int lvt_cuda_stage_create(void **out, int cap, lvt_err *e) {
+int cu_index_stage_create(lvt_backend *be, void **out, int cap, lvt_err *e) {
     *out = NULL;
     cuda_stage *st = (cuda_stage *)calloc(1, sizeof *st);
     if (!st) return lvt_errf(e, "out of memory");
@@ -31,7 +27,7 @@ extern "C" int lvt_cuda_stage_create(void **out, int cap, lvt_err *e) {
         cudaError_t rc = cudaMallocHost((void **)&st->host[k], (size_t)cap * sizeof(int64_t));
         if (rc == cudaSuccess) rc = cudaEventCreateWithFlags(&st->done[k], cudaEventDisableTiming);
         if (rc != cudaSuccess) {
-            lvt_cuda_stage_destroy(st);
+            cu_index_stage_destroy(be, st);
             return lvt_errf(e, "index staging: %s", cudaGetErrorString(rc));
         }
     }
@@ -39,7 +35,8 @@ extern "C" int lvt_cuda_stage_create(void **out, int cap, lvt_err *e) {
     return LVT_OK;
 }
 
-extern "C" void lvt_cuda_stage_destroy(void *p) {
+void cu_index_stage_destroy(lvt_backend *be, void *p) {
+    (void)be;
     cuda_stage *st = (cuda_stage *)p;
     if (!st) return;
     for (int k = 0; k < 2; k++) {
@@ -52,10 +49,9 @@ extern "C" void lvt_cuda_stage_destroy(void *p) {
     free(st);
 }
 
-extern "C" int lvt_cuda_set_indices(lvt_backend *be, void *p, int64_t *d_idx, const int64_t *idx, int n,
-                                    lvt_err *e) {
+int cu_index_upload(lvt_backend *be, void *p, int64_t *d_idx, const int64_t *idx, int n, lvt_err *e) {
     cuda_stage *st = (cuda_stage *)p;
-    cudaStream_t s = (cudaStream_t)lvt_cuda_stream(be);
+    cudaStream_t s = cu_stream(be);
     if (n > st->cap) return lvt_errf(e, "index staging: %d indices for capacity %d", n, st->cap);
     int k = st->next;
     st->next ^= 1;
@@ -120,15 +116,12 @@ __global__ void k_gather(const void *vec, int bf16, const int64_t *prefix, const
     if (mask && threadIdx.x == 0) *mask = exists ? 1.0f : 0.0f;
 }
 
-extern "C" void lvt_cuda_gather(lvt_backend *be, const lvt_devdata *dd, lvt_devbatch *b, int n) {
-    cudaStream_t s = (cudaStream_t)lvt_cuda_stream(be);
+void cu_batch_gather(lvt_backend *be, const lvt_devdata *dd, lvt_devbatch *b, int n) {
+    cudaStream_t s = cu_stream(be);
     dim3 grid((unsigned)n, (unsigned)(b->L + 3 + b->H));
     k_gather<<<grid, 128, 0, s>>>(dd->vectors, dd->prec == LVT_DEVDATA_BF16, dd->prefix, dd->offsets, dd->n_articles,
                                   b->idx, b->L, b->D, b->H, b->ctx, b->target, b->fut, b->fut_mask, b->roll,
                                   b->roll_mask);
     cudaError_t rc = cudaGetLastError();
-    if (rc != cudaSuccess) { /* a launch failure inside a step is not recoverable input */
-        fprintf(stderr, "lvt cuda: gather kernel: %s\n", cudaGetErrorString(rc));
-        abort();
-    }
+    if (rc != cudaSuccess) cu_fatal(rc, "gather kernel"); /* not recoverable input */
 }

@@ -1,8 +1,9 @@
 /* comm.h — the process group: world size, rank, local rank; all-reduce of the flat gradient,
  * broadcast, barrier and a cross-rank "any" vote (used for preemption and fault agreement).
  * Implementations: MPI for host buffers (LVT_HAVE_MPI), a single-process one otherwise (or when
- * the program was started without mpirun and MPI is unavailable). NCCL for device buffers is
- * layered on top by the CUDA backend. */
+ * the program was started without mpirun and MPI is unavailable). All-reduces of backend
+ * buffers are layered on top: MPI in place, the backend's collective (NCCL, an optional ops
+ * entry) or host staging. */
 #ifndef LVT_COMM_H
 #define LVT_COMM_H
 
@@ -35,7 +36,10 @@ int lvt_comm_barrier(lvt_comm *c, lvt_err *e);
 /* Abort every rank (a fatal error on one rank must not leave the others hanging). */
 void lvt_comm_abort(lvt_comm *c, int code);
 
-/* ---- all-reduce of backend buffers (src/train/comm_device.c, NCCL in cuda/comm_nccl.cu) ------------- */
+/* ---- all-reduce of backend buffers (src/train/comm_device.c) ------------------------------------------
+ * The path follows the backend's ops table (ops.h): memory that is host memory (ops->host_memory)
+ * is reduced in place by MPI; a backend with the optional collective entries (ops->coll_*: NCCL
+ * on the CUDA backend) reduces on its own stream; anything else is staged through the host. */
 
 typedef struct lvt_backend lvt_backend;
 
@@ -43,15 +47,16 @@ typedef struct lvt_backend lvt_backend;
 typedef enum {
     LVT_COMM_DEV_NONE = 0,   /* world 1: nothing to reduce */
     LVT_COMM_DEV_HOST = 1,   /* the backend's buffers are host memory: MPI_Allreduce in place */
-    LVT_COMM_DEV_NCCL = 2,   /* device buffers: ncclAllReduce on the backend's stream */
+    LVT_COMM_DEV_NCCL = 2,   /* device buffers: the backend's collective (ncclAllReduce) on its stream */
     LVT_COMM_DEV_STAGED = 3  /* device buffers without NCCL: copy to host, MPI, copy back */
 } lvt_comm_dev_mode;
 
 /* Prepare all-reduces of buffers that live in be's memory (collective: every rank calls it).
- * A CUDA backend uses NCCL when this build has it and every rank has a device (the NCCL id is
- * made on rank 0 and broadcast with lvt_comm_bcast); otherwise it stages through host memory.
- * Environment: LVT_COMM_DEVICE=staged forces host staging (for debugging and tests). Calling
- * it again replaces the earlier set-up. */
+ * The backend's collective is used when every rank's backend has one (a CUDA build with NCCL and
+ * a device on every rank; the id is made on rank 0 and broadcast with lvt_comm_bcast);
+ * otherwise MPI in place (host memory) or host staging. Environment: LVT_COMM_DEVICE=staged
+ * forces host staging (for debugging and tests). Calling it again replaces the earlier set-up.
+ * Later all-reduces must pass the same be; free the state before destroying be. */
 int lvt_comm_device_init(lvt_comm *c, lvt_backend *be, lvt_err *e);
 
 /* In-place all-reduce of n floats in be's memory; avg (with LVT_COMM_SUM only) divides by
@@ -63,7 +68,7 @@ int lvt_comm_allreduce_device(lvt_comm *c, lvt_backend *be, float *buf, size_t n
 lvt_comm_dev_mode lvt_comm_device_mode(const lvt_comm *c);
 const char *lvt_comm_device_mode_name(lvt_comm_dev_mode m);
 
-/* Release the device state (NCCL communicator, staging buffer). Safe to call twice. */
+/* Release the device state (the backend's communicator, staging buffer). Safe to call twice. */
 void lvt_comm_device_free(lvt_comm *c);
 
 #endif

@@ -1,8 +1,9 @@
 /* devdata.h — backend-resident training data (docs/cuda.md): a store's vectors (fp32 or bf16) and
- * its window index uploaded to the backend once, and batch assembly from window indices by a
- * gather that runs on the backend (a CUDA kernel on the GPU, a loop on the CPU backend), with
- * exactly the layout and masks of lvt_batch_gather (data.h). After the upload, a step moves
- * only its window indices from the host; the gather itself can be captured in a CUDA graph. */
+ * its window index uploaded to the backend once, and batch assembly from window indices by the
+ * backend's gather (the optional ops->batch_gather: a CUDA kernel on the GPU, a loop on the CPU
+ * backend), with exactly the layout and masks of lvt_batch_gather (data.h). After the upload, a
+ * step moves only its window indices from the host; the gather itself can be captured in a CUDA
+ * graph. A backend without batch_gather keeps no resident store (the upload says so). */
 #ifndef LVT_DEVDATA_H
 #define LVT_DEVDATA_H
 
@@ -17,7 +18,7 @@ typedef enum { LVT_DEVDATA_FP32 = 0, LVT_DEVDATA_BF16 = 1 } lvt_devdata_prec;
 /* A store and its window index in backend memory. */
 typedef struct lvt_devdata {
     lvt_backend *be;
-    int prec;            /* lvt_devdata_prec */
+    lvt_devdata_prec prec;
     int64_t n_rows;      /* store rows */
     int dim;             /* D */
     int context_len;     /* L of the window index */
@@ -39,12 +40,13 @@ typedef struct lvt_devbatch {
     float *roll;      /* [cap, H, D] */
     float *roll_mask; /* [cap, H] */
     int64_t *idx;     /* [cap] window indices (backend memory) */
-    void *stage;      /* backend-private: pinned staging for the index upload (CUDA) */
+    void *stage;      /* backend-private index staging (ops->index_stage_create; NULL without) */
 } lvt_devbatch;
 
-/* Upload store s with its window index w (built over s) to backend be in precision prec. */
+/* Upload store s with its window index w (built over s) to backend be in precision prec.
+ * Refused when the backend has no ops->batch_gather. */
 int lvt_devdata_upload(lvt_devdata *dd, lvt_backend *be, const lvt_store *s, const lvt_windows *w,
-                       int prec, lvt_err *e);
+                       lvt_devdata_prec prec, lvt_err *e);
 void lvt_devdata_free(lvt_devdata *dd);
 
 int lvt_devbatch_alloc(lvt_devbatch *b, lvt_backend *be, int cap, int L, int D, int H, lvt_err *e);

@@ -9,7 +9,8 @@
  * with one eager run of the same shapes first (first-use allocations such as cuBLAS or BF16
  * staging happen there). Host values passed to ops (shapes, lr, t, grad_scale, key.seed,
  * key.site, key.p, loss normalisation) are frozen into the graph: capture again when any of
- * them changes. Only the CUDA backend has graphs; on the CPU backend begin returns an error. */
+ * them changes. Graphs are the optional graph_* entries of the backend's ops table (ops.h; the
+ * CUDA backend has them); on a backend without them (the CPU) begin returns an error. */
 #ifndef LVT_GRAPH_H
 #define LVT_GRAPH_H
 
@@ -19,7 +20,7 @@
 
 typedef struct lvt_graph lvt_graph;
 
-/* 1 when be can capture graphs (the CUDA backend of a CUDA build), else 0. */
+/* 1 when be can capture graphs (its ops table has the graph entries), else 0. */
 int lvt_graph_available(const lvt_backend *be);
 
 /* Start capturing be's stream. ref_step, ref_base: the key step and sample base the captured
@@ -69,15 +70,16 @@ uint64_t lvt_graph_sig(uint64_t h, const void *p, size_t n);
  * lvt_optim_step reads the global norm on the host and passes lr / t / grad_scale as host values,
  * which a graph would freeze. This is the same step with everything per-step in device memory:
  *   before each launch (host, not capturable):  lvt_graph_optim_prepare(go, o)
- *       advances o exactly as lvt_optim_step does (t += 1, then the cosine schedule) and writes
- *       this step's AdamW scalars (from o->lr before the schedule moves, and t) to the device;
+ *       advances o exactly as lvt_optim_step does (t += 1, then lvt_optim_schedule_step) and
+ *       writes this step's AdamW scalars (lvt_adamw_scalars_for at o->lr before the schedule
+ *       moves, and t) to backend memory;
  *   in the captured step (capturable):          lvt_graph_optim_enqueue(go, o, params, grads, loss)
- *       norm = sqrt(sum grads^2) on the device, scale = lvt_clip_scale(norm, grad_clip) on the
- *       device, AdamW (torch semantics, identical to ops->adamw); when loss (a backend scalar,
- *       e.g. the loss's LVT_TERM_TOTAL) is given and is not finite, or the norm is not finite,
- *       params and moments are left untouched;
+ *       ops->adamw_clipped: norm = sqrt(sum grads^2) in backend memory, scale =
+ *       lvt_clip_coef(norm, grad_clip), AdamW (torch semantics, the element update of
+ *       ops->adamw); when loss (a backend scalar, e.g. the loss's LVT_TERM_TOTAL) is given and
+ *       is not finite, or the norm is not finite, params and moments are left untouched;
  *   when needed (synchronises):                 lvt_graph_optim_norm(go) = the last norm.
- * On the CPU backend the same calls run eagerly through ops (no graph). */
+ * On a backend without graphs the same calls run eagerly through ops. */
 typedef struct lvt_graph_optim lvt_graph_optim;
 
 int lvt_graph_optim_create(lvt_graph_optim **out, lvt_backend *be, lvt_err *e);

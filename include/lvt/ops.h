@@ -1,15 +1,30 @@
-/* ops.h — the backend interface: every numeric primitive the model, the losses, the optimiser
- * and 5CAT need. Model and loss math is written once over this table; the CPU backend
- * (src/cpu/) and the CUDA backend (cuda/) implement it. All matrices are row-major; every
- * float pointer lives in the backend's memory (host for cpu, device for cuda). */
+/* ops.h — the backend interface, the only seam between the numeric code and a backend: every
+ * primitive the model, the losses, the optimiser and 5CAT need, and the optional capabilities of
+ * a device backend (graph capture, the resident store's gather, the collective all-reduce), each
+ * an entry that is NULL where the backend lacks it. Model and loss math is written once over
+ * this table; the CPU backend (src/cpu/) and the CUDA backend (cuda/) implement it, and only the
+ * backend registry (src/model/ops.c) knows which backends exist. All matrices are row-major;
+ * every float pointer lives in the backend's memory (host for cpu, device for cuda). */
 #ifndef LVT_OPS_H
 #define LVT_OPS_H
 
+#include "lvt/comm.h"
 #include "lvt/common.h"
+#include "lvt/elementwise.h" /* lvt_vmap_op, lvt_adamw_scalars and the element math */
 
 typedef struct lvt_backend lvt_backend;
+struct lvt_devdata;
+struct lvt_devbatch;
 
+/* GEMM precision of a backend (the CPU always computes in fp32). */
 typedef enum { LVT_MATH_FP32 = 0, LVT_MATH_TF32 = 1, LVT_MATH_BF16 = 2 } lvt_math;
+
+/* What context_drop puts in the last context row of a dropped sample. */
+typedef enum lvt_context_drop_mode {
+    LVT_CONTEXT_DROP_NOISE = 0, /* a unit-norm Gaussian row */
+    LVT_CONTEXT_DROP_ZERO = 1,  /* zeros */
+    LVT_CONTEXT_DROP_MEAN = 2   /* the mean of the other context rows */
+} lvt_context_drop_mode;
 
 /* Key of a dropout mask (docs/model.md): element e of the sample at global position sample_base + s
  * keeps with probability 1-p, drawn as lvt_rng_unit(seed, step, site, sample_base + s, e). */
@@ -21,20 +36,15 @@ typedef struct lvt_dropout_key {
     float p;
 } lvt_dropout_key;
 
-/* Element functions of ops->vmap (a, b, c per element; NULL b reads 0, NULL c reads 1). */
-typedef enum lvt_vmap_op {
-    LVT_VMAP_HINGE = 0,  /* y = c * max(0, s0 - (a - b)) */
-    LVT_VMAP_HINGE_GATE, /* y = c * (s0 - (a - b) > 0 ? 1 : 0) */
-    LVT_VMAP_SIGMOID,    /* y = 1 / (1 + exp(-(a - s0) / s1)) */
-    LVT_VMAP_RELU_SHIFT, /* y = s1 * max(0, a - s0) */
-    LVT_VMAP_STEP_SHIFT, /* y = (a - s0 > 0) ? s1 : 0 */
-    LVT_VMAP_MUL_AFFINE, /* y = s0 * a * (s1 + b) * c */
-    LVT_VMAP_DIV_COUNT,  /* y = s0 * a * c / max(b, 1) */
-    LVT_VMAP_AFFINE      /* y = s0 * a + s1 */
-} lvt_vmap_op;
+/* Bytes of the unique id a collective communicator is made from (ncclUniqueId). */
+#define LVT_COLL_ID_BYTES 128
 
 typedef struct lvt_ops {
     const char *name;
+    /* 1 when the backend's memory is host memory (MPI reduces it in place), else 0 */
+    int host_memory;
+    /* release the backend and everything it holds (lvt_backend_destroy) */
+    void (*destroy)(lvt_backend *be);
 
     /* ---- memory ---- */
     void *(*alloc)(lvt_backend *be, size_t bytes, lvt_err *e); /* zero-filled */
@@ -130,7 +140,7 @@ typedef struct lvt_ops {
     /* ---- per-sample vector helpers for the P4 objective (n = batch, backend memory) ---- */
     /* y[i] = f(a[i], b[i*b_stride], c[i]); see lvt_vmap_op. b or c may be NULL where the op
      * allows (NULL b reads as 0, NULL c as 1). b_stride 0 broadcasts a backend scalar b[0]. */
-    void (*vmap)(lvt_backend *be, int op, const float *a, const float *b, int b_stride,
+    void (*vmap)(lvt_backend *be, lvt_vmap_op op, const float *a, const float *b, int b_stride,
                  const float *c, float s0, float s1, float *y, int n);
     /* out[0] = scale * sum(x[0..n)) written in backend memory (no host synchronisation);
      * n = 0 writes 0. */
@@ -142,14 +152,66 @@ typedef struct lvt_ops {
                            const float *x, int ldx, float *y, int ldy, int M, int N);
     /* Context drop (docs/loss.md): for sample s (global index g = key->sample_base + s) with
      * lvt_rng_unit(seed, step, LVT_SITE_CONTEXT_DROP, g, 0) < key->p, the last context row
-     * (row L-1) is replaced: mode 0 noise, 1 zero, 2 the mean of rows 0..L-2 (not
-     * renormalised). ctx is [B, L, D]; key->site is not used. Noise (Box-Muller, float math):
+     * (row L-1) is replaced by noise, zeros, or the mean of rows 0..L-2 (not renormalised), as
+     * mode says. ctx is [B, L, D]; key->site is not used. Noise (Box-Muller, float math):
      * for even j, u1 = max(unit(seed, step, LVT_SITE_CONTEXT_NOISE, g, j), 1e-7),
      * u2 = unit(..., g, j + 1), r = sqrt(-2 ln u1); row[j] = r cos(2π u2) and, when j + 1 < D,
-     * row[j + 1] = r sin(2π u2); then the row is divided by its L2 norm (computed in double). */
+     * row[j + 1] = r sin(2π u2) (lvt_context_noise_pair); then the row is divided by its L2 norm
+     * (computed in double). */
     void (*context_drop)(lvt_backend *be, float *ctx, int B, int L, int D,
-                         const lvt_dropout_key *key, int mode);
+                         const lvt_dropout_key *key, lvt_context_drop_mode mode);
+
+    /* ---- the optimiser step with its per-step values in backend memory (graph.h) ---- */
+    /* norm_sq[0] = sum of squares of g[0..n) (a double in backend memory); then, unless
+     * sqrt(norm_sq[0]) or loss[0] (a backend scalar; NULL: not checked) is not finite, the AdamW
+     * update of ops->adamw with the scalars *sc (backend memory) and
+     * grad_scale = (float)lvt_clip_coef(sqrt(norm_sq[0]), max_norm). No host synchronisation,
+     * so it can be captured in a graph. */
+    void (*adamw_clipped)(lvt_backend *be, float *p, const float *g, float *m, float *v, size_t n,
+                          const lvt_adamw_scalars *sc, double *norm_sq, double max_norm,
+                          const float *loss);
+
+    /* ==== optional entries: NULL where the backend lacks the capability ==== */
+
+    /* ---- graph capture and replay (include/lvt/graph.h; the CUDA backend) ---- */
+    /* Start recording everything enqueued on the backend; keyed draws recorded from now on take
+     * step = key.step - ref_step + (replayed step) and likewise the sample base. */
+    int (*graph_begin)(lvt_backend *be, uint64_t ref_step, int64_t ref_base, lvt_err *e);
+    /* Stop recording and instantiate into *graph (backend-private); nothing is left recording. */
+    int (*graph_end)(lvt_backend *be, void **graph, lvt_err *e);
+    /* Launch the graph (asynchronous) with the keyed draws of step / sample_base. */
+    int (*graph_replay)(lvt_backend *be, void *graph, uint64_t step, int64_t sample_base,
+                        lvt_err *e);
+    void (*graph_destroy)(lvt_backend *be, void *graph);
+
+    /* ---- the backend-resident store's gather (include/lvt/devdata.h) ---- */
+    /* Assemble b's first n samples from the window indices b->idx and the store dd, both in
+     * backend memory, with exactly the layout and masks of lvt_batch_gather (asynchronous,
+     * capturable). NULL: the backend keeps no resident store (lvt_devdata_upload refuses). */
+    void (*batch_gather)(lvt_backend *be, const struct lvt_devdata *dd, struct lvt_devbatch *b,
+                         int n);
+    /* Staging of window indices, so that lvt_devbatch_set_indices does not wait for the device
+     * (CUDA: two pinned buffers used in turn). NULL: indices go up with to_device. */
+    int (*index_stage_create)(lvt_backend *be, void **stage, int cap, lvt_err *e);
+    void (*index_stage_destroy)(lvt_backend *be, void *stage);
+    /* idx[0..n) (host) -> dst (backend memory) through the staging, ordered on the backend. */
+    int (*index_upload)(lvt_backend *be, void *stage, int64_t *dst, const int64_t *idx, int n,
+                        lvt_err *e);
+
+    /* ---- collective all-reduce of backend buffers across ranks (include/lvt/comm.h; NCCL) ---- */
+    /* NULL: lvt_comm_allreduce_device reduces host memory with MPI (host_memory) or stages
+     * device buffers through the host. coll_unique_id runs on rank 0; the id
+     * (LVT_COLL_ID_BYTES) reaches the other ranks by lvt_comm_bcast before coll_create, which
+     * is collective. coll_allreduce is in place, ordered on the backend's stream; avg divides
+     * by the world (LVT_COMM_SUM only). */
+    int (*coll_unique_id)(lvt_backend *be, void *id, lvt_err *e);
+    int (*coll_create)(lvt_backend *be, void **coll, const void *id, int rank, int world,
+                       lvt_err *e);
+    int (*coll_allreduce)(lvt_backend *be, void *coll, float *buf, size_t n, lvt_comm_op op,
+                          int avg, lvt_err *e);
+    void (*coll_destroy)(lvt_backend *be, void *coll);
 } lvt_ops;
+
 
 struct lvt_backend {
     const lvt_ops *ops;
@@ -158,8 +220,10 @@ struct lvt_backend {
     void *impl;   /* backend-private state */
 };
 
-/* name: "cpu", "cuda" or "auto" (cuda when a device is present, else cpu). */
+/* The backend registry (src/model/ops.c). name: "cpu", "cuda" or "auto" (cuda when a device is
+ * usable, else cpu). device: the GPU ordinal (taken modulo the device count; ignored by cpu). */
 int lvt_backend_create(lvt_backend **out, const char *name, int device, lvt_math math, lvt_err *e);
+/* be->ops->destroy(be); NULL is a no-op. */
 void lvt_backend_destroy(lvt_backend *be);
 
 /* CPU threads per process for the CPU backend's kernels (OpenMP) and GEMMs (OpenBLAS).
@@ -168,7 +232,10 @@ void lvt_backend_destroy(lvt_backend *be);
  * it. Returns the count in force. */
 int lvt_cpu_threads_init(int n, int ranks_per_node);
 
-/* True when this build has the CUDA backend and a device is usable. */
+/* The number of usable CUDA devices: 0 in a build without the CUDA backend, or when the
+ * runtime or driver reports an error (the registry answers; no caller needs the build's macros). */
+int lvt_cuda_devices(void);
+/* True when this build has the CUDA backend and a device is usable (lvt_cuda_devices() > 0). */
 int lvt_cuda_available(void);
 
 /* The shortest decimal (at most 9 significant digits) that rounds to the float x, as a double:
@@ -176,5 +243,12 @@ int lvt_cuda_available(void);
  * forms 1 - beta and beta^t from lvt_float_decimal(beta), as torch does from the double beta
  * (from the float, 1 - 0.999f is off by 1.3e-5 relative). Host function, for both backends. */
 double lvt_float_decimal(float x);
+
+/* The AdamW scalars (elementwise.h) of step t (1-based) for the float hyperparameters that
+ * ops->adamw receives: the betas widened by lvt_float_decimal, 1 - β^t, lr / bc1, sqrt(bc2),
+ * 1 - lr*wd, 1 - β in double, each rounded to float once (docs/ops.md, AdamW). ops->adamw
+ * forms exactly these; the graph optimiser writes them to backend memory. Host function. */
+lvt_adamw_scalars lvt_adamw_scalars_for(float lr, float beta1, float beta2, float eps,
+                                        float weight_decay, long t);
 
 #endif

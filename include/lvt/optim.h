@@ -59,7 +59,7 @@ int lvt_optim_create(lvt_optim *o, const lvt_optim_hparams *hp, lvt_backend *be,
 void lvt_optim_destroy(lvt_optim *o);
 
 /* torch.nn.utils.clip_grad_norm_'s factor: min(1, max_norm / (norm + 1e-6)); 1 when
- * max_norm <= 0. */
+ * max_norm <= 0 (lvt_clip_coef of elementwise.h, which the backends' device-side step uses). */
 double lvt_clip_scale(double norm, double max_norm);
 
 /* One optimiser step: norm = sqrt(sumsq(grads)); grads are scaled by lvt_clip_scale(norm,
@@ -67,6 +67,11 @@ double lvt_clip_scale(double norm, double max_norm);
  * cosine schedule (if any) advances one step. Returns the pre-clip global norm. The caller
  * checks the norm for NaN/Inf before calling when it wants to skip bad steps. */
 double lvt_optim_step(lvt_optim *o, float *params, const float *grads);
+
+/* The schedule's move after one optimiser step (the cosine schedule advances one step; the
+ * others do nothing per step). lvt_optim_step calls it after its update; the graph optimiser
+ * (graph.h) after preparing a step. */
+void lvt_optim_schedule_step(lvt_optim *o);
 
 /* The plateau schedule's epoch step with a validation metric (lower is better). Returns 1 when
  * the learning rate was reduced, 0 otherwise. A no-op returning 0 for other schedules. */

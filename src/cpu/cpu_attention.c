@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cpu_backend.h"
+#include "lvt/elementwise.h"
 #include "lvt/rng.h"
 
 static void check_lk(int Lk) {
@@ -31,7 +32,7 @@ void cpu_attention_fwd(lvt_backend *be, const float *q, int ldq, const float *k,
     check_lk(Lk);
     const float scale = 1.0f / sqrtf((float)hd);
     const int dropping = key && key->p > 0.0f;
-    const float dscale = dropping ? (key->p < 1.0f ? 1.0f / (1.0f - key->p) : 0.0f) : 1.0f;
+    const float dscale = dropping ? lvt_dropout_scale(key->p) : 1.0f;
 #pragma omp parallel for collapse(2) if ((size_t)B * H * Lq * Lk * hd > 65536)
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < H; h++) {
@@ -86,7 +87,7 @@ void cpu_attention_bwd(lvt_backend *be, const float *dout, int ldo, const float 
     check_lk(Lk);
     const float scale = 1.0f / sqrtf((float)hd);
     const int dropping = drop_mask && drop_p > 0.0f;
-    const float dscale = dropping ? (drop_p < 1.0f ? 1.0f / (1.0f - drop_p) : 0.0f) : 1.0f;
+    const float dscale = dropping ? lvt_dropout_scale(drop_p) : 1.0f;
 #pragma omp parallel for collapse(2) if ((size_t)B * H * Lq * Lk * hd > 65536)
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < H; h++) {

@@ -1,6 +1,8 @@
 /* cpu_backend.c — the CPU backend: construction, memory (host malloc) and the ops table that
- * gathers the kernels of cpu_dense.c, cpu_norm.c and cpu_attention.c. The math mode is
- * recorded but ignored: the CPU always computes in fp32 (sums and norms in double). */
+ * gathers the kernels of cpu_dense.c, cpu_norm.c, cpu_attention.c, cpu_loss.c and cpu_gather.c.
+ * The math mode is recorded but ignored: the CPU always computes in fp32 (sums and norms in
+ * double). Of the optional entries the CPU has the resident store's gather only: no graphs, no
+ * index staging (to_device is a memcpy), no collective (MPI reduces host memory in place). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,8 +39,12 @@ static void cpu_memcpy(lvt_backend *be, void *dst, const void *src, size_t bytes
 
 static void cpu_sync(lvt_backend *be) {}
 
+static void cpu_destroy(lvt_backend *be) { free(be); }
+
 static const lvt_ops cpu_ops = {
     .name = "cpu",
+    .host_memory = 1,
+    .destroy = cpu_destroy,
     .alloc = cpu_alloc,
     .free = cpu_free,
     .zero = cpu_zero,
@@ -73,6 +79,20 @@ static const lvt_ops cpu_ops = {
     .reduce_sum = cpu_reduce_sum,
     .scale_rows_add = cpu_scale_rows_add,
     .context_drop = cpu_context_drop,
+    .adamw_clipped = cpu_adamw_clipped,
+    /* optional entries */
+    .graph_begin = NULL,
+    .graph_end = NULL,
+    .graph_replay = NULL,
+    .graph_destroy = NULL,
+    .batch_gather = cpu_batch_gather,
+    .index_stage_create = NULL,
+    .index_stage_destroy = NULL,
+    .index_upload = NULL,
+    .coll_unique_id = NULL,
+    .coll_create = NULL,
+    .coll_allreduce = NULL,
+    .coll_destroy = NULL,
 };
 
 int lvt_cpu_backend_create(lvt_backend **out, lvt_math math, lvt_err *e) {
@@ -86,8 +106,6 @@ int lvt_cpu_backend_create(lvt_backend **out, lvt_math math, lvt_err *e) {
     *out = be;
     return LVT_OK;
 }
-
-void lvt_cpu_backend_destroy(lvt_backend *be) { free(be); }
 
 int lvt_cpu_set_threads(int n) {
 #ifdef _OPENMP

@@ -1,12 +1,12 @@
-/* cpu_backend.h — private: construction of the CPU implementation of ops (src/cpu/) and the
- * kernels each src/cpu/ file contributes to its function table. */
+/* cpu_backend.h — private: construction of the CPU implementation of ops (src/cpu/), for the
+ * backend registry (src/model/ops.c), and the kernels each src/cpu/ file contributes to its
+ * function table (cpu_backend.c). */
 #ifndef LVT_CPU_BACKEND_H
 #define LVT_CPU_BACKEND_H
 
 #include "lvt/ops.h"
 
 int lvt_cpu_backend_create(lvt_backend **out, lvt_math math, lvt_err *e);
-void lvt_cpu_backend_destroy(lvt_backend *be);
 
 /* Longest key sequence the fused CPU attention handles (one row of scores on the stack). */
 #define LVT_CPU_ATTN_MAX_LK 1024
@@ -30,6 +30,9 @@ double cpu_sum(lvt_backend *be, const float *x, size_t n);
 double cpu_sumsq(lvt_backend *be, const float *x, size_t n);
 void cpu_adamw(lvt_backend *be, float *p, const float *g, float *m, float *v, size_t n, float lr,
                float beta1, float beta2, float eps, float weight_decay, long t, float grad_scale);
+void cpu_adamw_clipped(lvt_backend *be, float *p, const float *g, float *m, float *v, size_t n,
+                       const lvt_adamw_scalars *sc, double *norm_sq, double max_norm,
+                       const float *loss);
 
 /* cpu_norm.c: normalisation, activations, dropout */
 void cpu_layernorm_fwd(lvt_backend *be, const float *x, const float *g, const float *b, float *y,
@@ -62,13 +65,17 @@ void cpu_attention_bwd(lvt_backend *be, const float *dout, int ldo, const float 
 
 
 /* cpu_loss.c — P4 objective helpers */
-void cpu_vmap(lvt_backend *be, int op, const float *a, const float *b, int b_stride, const float *c,
+void cpu_vmap(lvt_backend *be, lvt_vmap_op op, const float *a, const float *b, int b_stride, const float *c,
               float s0, float s1, float *y, int n);
 void cpu_reduce_sum(lvt_backend *be, const float *x, int n, float scale, float *out);
 void cpu_scale_rows_add(lvt_backend *be, const float *coef, int coef_stride, float alpha, const float *x,
                         int ldx, float *y, int ldy, int M, int N);
 void cpu_context_drop(lvt_backend *be, float *ctx, int B, int L, int D, const lvt_dropout_key *key,
-                      int mode);
+                      lvt_context_drop_mode mode);
+
+/* cpu_gather.c — the resident store's batch gather (ops->batch_gather; the reference the CUDA
+ * kernel in cuda/gather.cu mirrors) */
+void cpu_batch_gather(lvt_backend *be, const struct lvt_devdata *dd, struct lvt_devbatch *b, int n);
 
 /* Set the OpenMP and OpenBLAS thread counts of this process; returns n. */
 int lvt_cpu_set_threads(int n);

@@ -1,6 +1,7 @@
 /* cpu_dense.c — the CPU backend's dense algebra: GEMM (OpenBLAS cblas_sgemm, row-major),
  * broadcast add/sum, row copies, elementwise add/axpy/scale, row dots, double-precision
- * reductions and the AdamW sweep (torch.optim.AdamW semantics). */
+ * reductions and the AdamW sweeps (torch.optim.AdamW semantics; eager, and with the step's
+ * values in backend memory for the graph optimiser). */
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -117,30 +118,26 @@ double cpu_sumsq(lvt_backend *be, const float *x, size_t n) {
     return total;
 }
 
-/* torch.optim.AdamW (foreach=False, amsgrad=False, maximize=False), step by step:
- *   p *= 1 - lr*wd;  m = lerp(m, g, 1-b1);  v = b2*v + (1-b2)*g*g;
- *   p -= (lr / (1-b1^t)) * m / (sqrt(v) / sqrt(1-b2^t) + eps)
- * with the scalar factors computed in double (as Python does) and the tensor math in fp32. */
+/* torch.optim.AdamW (foreach=False, amsgrad=False, maximize=False): the step's scalar factors in
+ * double (lvt_adamw_scalars_for, as Python computes them), then lvt_adamw_update per element in
+ * fp32 (include/lvt/elementwise.h, the same code the CUDA kernels run). */
 void cpu_adamw(lvt_backend *be, float *p, const float *g, float *m, float *v, size_t n, float lr,
                float beta1, float beta2, float eps, float weight_decay, long t, float grad_scale) {
-    /* the betas as the decimals the config held (see lvt_float_decimal in ops.h) */
-    double b1 = lvt_float_decimal(beta1), b2 = lvt_float_decimal(beta2);
-    double bc1 = 1.0 - pow(b1, (double)t);
-    double bc2 = 1.0 - pow(b2, (double)t);
-    float decay = (float)(1.0 - (double)lr * (double)weight_decay);
-    float step_size = (float)((double)lr / bc1);
-    float bc2_sqrt = (float)sqrt(bc2);
-    float w1 = (float)(1.0 - b1);
-    float w2 = (float)(1.0 - b2);
+    const lvt_adamw_scalars s = lvt_adamw_scalars_for(lr, beta1, beta2, eps, weight_decay, t);
 #pragma omp parallel for if (n > 65536)
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] * grad_scale;
-        float pi = p[i] * decay;
-        float mi = w1 < 0.5f ? m[i] + w1 * (gi - m[i]) : gi - (gi - m[i]) * (1.0f - w1); /* lerp */
-        float vi = v[i] * beta2 + w2 * gi * gi;
-        float denom = sqrtf(vi) / bc2_sqrt + eps;
-        p[i] = pi - step_size * mi / denom;
-        m[i] = mi;
-        v[i] = vi;
-    }
+    for (size_t i = 0; i < n; i++) lvt_adamw_update(p + i, m + i, v + i, g[i], grad_scale, s);
+}
+
+/* The graph optimiser's step (ops.h): the global norm from cpu_sumsq (the value lvt_optim_step
+ * reads), the clip coefficient, then the loop of cpu_adamw with the scalars in *sc. */
+void cpu_adamw_clipped(lvt_backend *be, float *p, const float *g, float *m, float *v, size_t n,
+                       const lvt_adamw_scalars *sc, double *norm_sq, double max_norm,
+                       const float *loss) {
+    *norm_sq = cpu_sumsq(be, g, n);
+    const double norm = sqrt(*norm_sq);
+    if (!isfinite(norm) || (loss && !isfinite(*loss))) return;
+    const float grad_scale = (float)lvt_clip_coef(norm, max_norm);
+    const lvt_adamw_scalars s = *sc;
+#pragma omp parallel for if (n > 65536)
+    for (size_t i = 0; i < n; i++) lvt_adamw_update(p + i, m + i, v + i, g[i], grad_scale, s);
 }

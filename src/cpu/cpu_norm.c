@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cpu_backend.h"
+#include "lvt/elementwise.h"
 #include "lvt/rng.h"
 
 /* ---- LayerNorm (PyTorch: biased variance, eps inside the sqrt) ---- */
@@ -115,32 +116,26 @@ void cpu_l2norm_bwd(lvt_backend *be, const float *dy, const float *x, const floa
 
 /* ---- activations (y may alias x; dx may alias dy) ---- */
 
+/* The element functions are those of include/lvt/elementwise.h, shared with the CUDA kernels. */
+
 void cpu_relu_fwd(lvt_backend *be, const float *x, float *y, size_t n) {
 #pragma omp parallel for if (n > 262144)
-    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    for (size_t i = 0; i < n; i++) y[i] = lvt_relu(x[i]);
 }
 
 void cpu_relu_bwd(lvt_backend *be, const float *dy, const float *x, float *dx, size_t n) {
 #pragma omp parallel for if (n > 262144)
-    for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+    for (size_t i = 0; i < n; i++) dx[i] = lvt_relu_grad(dy[i], x[i]);
 }
-
-#define CPU_SQRT1_2 0.70710678118654752440f
-#define CPU_INV_SQRT_2PI 0.39894228040143267794f
 
 void cpu_gelu_fwd(lvt_backend *be, const float *x, float *y, size_t n) {
 #pragma omp parallel for if (n > 65536)
-    for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * CPU_SQRT1_2));
+    for (size_t i = 0; i < n; i++) y[i] = lvt_gelu(x[i]);
 }
 
 void cpu_gelu_bwd(lvt_backend *be, const float *dy, const float *x, float *dx, size_t n) {
 #pragma omp parallel for if (n > 65536)
-    for (size_t i = 0; i < n; i++) {
-        float xi = x[i];
-        float cdf = 0.5f * (1.0f + erff(xi * CPU_SQRT1_2));
-        float pdf = CPU_INV_SQRT_2PI * expf(-0.5f * xi * xi);
-        dx[i] = dy[i] * (cdf + xi * pdf);
-    }
+    for (size_t i = 0; i < n; i++) dx[i] = lvt_gelu_grad(dy[i], x[i]);
 }
 
 /* ---- dropout: keep element e of sample sample_base+s iff lvt_rng_unit(...) >= p ---- */
@@ -154,7 +149,7 @@ void cpu_dropout_fwd(lvt_backend *be, const float *x, float *y, uint8_t *mask, i
         if (mask) memset(mask, 1, n);
         return;
     }
-    float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+    const float scale = lvt_dropout_scale(p);
 #pragma omp parallel for if (n > 16384)
     for (int s = 0; s < n_samples; s++) {
         uint64_t sample = (uint64_t)(key->sample_base + s);
@@ -179,7 +174,7 @@ void cpu_dropout_bwd(lvt_backend *be, const float *dy, const uint8_t *mask, floa
         if (dx != dy) memmove(dx, dy, n * sizeof(float));
         return;
     }
-    float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+    const float scale = lvt_dropout_scale(p);
 #pragma omp parallel for if (n > 262144)
     for (size_t i = 0; i < n; i++) dx[i] = mask[i] ? dy[i] * scale : 0.0f;
 }

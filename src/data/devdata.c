@@ -1,18 +1,11 @@
 /* devdata.c — backend-resident data (include/lvt/devdata.h): the upload of a store and its
- * window index through ops, index staging, and the gather on the CPU backend (the reference
- * the CUDA kernel in cuda/gather.cu mirrors); dispatch to cuda/gather.cu for "cuda". */
+ * window index through ops, the checks on window indices, and the batch gather, which is the
+ * backend's optional ops->batch_gather (src/cpu/cpu_gather.c, cuda/gather.cu) with its index
+ * staging (ops->index_upload where the backend has one, to_device otherwise). */
 #include "lvt/devdata.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#ifdef LVT_HAVE_CUDA
-#include "../../cuda/cuda_devdata.h"
-#endif
-
-#ifdef LVT_HAVE_CUDA
-static int is_cuda(const lvt_backend *be) { return be->device >= 0; }
-#endif
 
 uint16_t lvt_bf16_from_float(float x) {
     uint32_t u;
@@ -57,8 +50,10 @@ static int upload_vectors(lvt_devdata *dd, const lvt_store *s, lvt_err *e) {
 }
 
 int lvt_devdata_upload(lvt_devdata *dd, lvt_backend *be, const lvt_store *s, const lvt_windows *w,
-                       int prec, lvt_err *e) {
+                       lvt_devdata_prec prec, lvt_err *e) {
     memset(dd, 0, sizeof *dd);
+    if (!be->ops->batch_gather)
+        return lvt_errf(e, "device store: backend '%s' has no resident-store gather", be->ops->name);
     if (prec != LVT_DEVDATA_FP32 && prec != LVT_DEVDATA_BF16)
         return lvt_errf(e, "device store: unknown precision %d", prec);
     if (w->n_articles != s->n_articles || w->offsets != s->offsets)
@@ -113,9 +108,7 @@ int lvt_devbatch_alloc(lvt_devbatch *b, lvt_backend *be, int cap, int L, int D, 
         !(b->roll_mask = o->alloc(be, c * (size_t)H * sizeof(float), e)) ||
         !(b->idx = o->alloc(be, c * sizeof(int64_t), e)))
         goto fail;
-#ifdef LVT_HAVE_CUDA
-    if (is_cuda(be) && lvt_cuda_stage_create(&b->stage, cap, e)) goto fail;
-#endif
+    if (o->index_stage_create && o->index_stage_create(be, &b->stage, cap, e)) goto fail;
     return LVT_OK;
 fail:
     lvt_devbatch_free(b);
@@ -128,9 +121,7 @@ void lvt_devbatch_free(lvt_devbatch *b) {
     void *bufs[] = {b->ctx, b->target, b->fut, b->fut_mask, b->roll, b->roll_mask, b->idx};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) o->free(b->be, bufs[i]);
-#ifdef LVT_HAVE_CUDA
-    if (b->stage) lvt_cuda_stage_destroy(b->stage);
-#endif
+    if (b->stage) o->index_stage_destroy(b->be, b->stage);
     memset(b, 0, sizeof *b);
 }
 
@@ -142,51 +133,9 @@ int lvt_devbatch_set_indices(lvt_devbatch *b, const lvt_devdata *dd, const int64
             return lvt_errf(e, "device batch: window index %lld outside [0, %lld)", (long long)idx[j],
                             (long long)dd->n_windows);
     if (n == 0) return LVT_OK;
-#ifdef LVT_HAVE_CUDA
-    if (is_cuda(b->be)) return lvt_cuda_set_indices(b->be, b->stage, b->idx, idx, n, e);
-#endif
+    if (b->be->ops->index_upload) return b->be->ops->index_upload(b->be, b->stage, b->idx, idx, n, e);
     b->be->ops->to_device(b->be, b->idx, idx, (size_t)n * sizeof(int64_t));
     return LVT_OK;
-}
-
-/* One store row as fp32 into dst (D floats). */
-static void load_row(const lvt_devdata *dd, int64_t row, float *dst) {
-    const size_t D = (size_t)dd->dim;
-    if (dd->prec == LVT_DEVDATA_FP32) {
-        memcpy(dst, (const float *)dd->vectors + (size_t)row * D, D * sizeof(float));
-    } else {
-        const uint16_t *src = (const uint16_t *)dd->vectors + (size_t)row * D;
-        for (size_t j = 0; j < D; j++) dst[j] = lvt_bf16_to_float(src[j]);
-    }
-}
-
-/* Row `row` if it exists, else zeros; returns the mask value. */
-static float load_opt_row(const lvt_devdata *dd, int64_t row, int exists, float *dst) {
-    if (exists) load_row(dd, row, dst);
-    else memset(dst, 0, (size_t)dd->dim * sizeof(float));
-    return exists ? 1.0f : 0.0f;
-}
-
-/* The CPU gather: the same slots the CUDA kernel fills, in the same layout as lvt_batch_gather. */
-static void gather_cpu(const lvt_devdata *dd, lvt_devbatch *b, int n) {
-    const size_t D = (size_t)b->D, L = (size_t)b->L, H = (size_t)b->H;
-    for (int j = 0; j < n; j++) {
-        int64_t i = b->idx[j];
-        int64_t lo = 0, hi = dd->n_articles; /* largest a with prefix[a] <= i */
-        while (hi - lo > 1) {
-            int64_t mid = lo + (hi - lo) / 2;
-            if (dd->prefix[mid] <= i) lo = mid;
-            else hi = mid;
-        }
-        const int64_t s0 = dd->offsets[lo] + (i - dd->prefix[lo]);
-        const int64_t t = s0 + (int64_t)L, nt = dd->offsets[lo + 1] - t;
-        for (size_t r = 0; r < L; r++) load_row(dd, s0 + (int64_t)r, b->ctx + ((size_t)j * L + r) * D);
-        load_row(dd, t, b->target + (size_t)j * D);
-        for (int k = 0; k < 2; k++)
-            b->fut_mask[(size_t)j * 2 + k] = load_opt_row(dd, t + 1 + k, 1 + k < nt, b->fut + ((size_t)j * 2 + k) * D);
-        for (size_t h = 0; h < H; h++)
-            b->roll_mask[(size_t)j * H + h] = load_opt_row(dd, t + (int64_t)h, (int64_t)h < nt, b->roll + ((size_t)j * H + h) * D);
-    }
 }
 
 int lvt_devbatch_gather(lvt_devbatch *b, const lvt_devdata *dd, int n, lvt_err *e) {
@@ -195,14 +144,10 @@ int lvt_devbatch_gather(lvt_devbatch *b, const lvt_devdata *dd, int n, lvt_err *
         return lvt_errf(e, "device batch: shape L=%d D=%d does not match the store (L=%d D=%d)", b->L, b->D,
                         dd->context_len, dd->dim);
     if (b->be != dd->be) return lvt_errf(e, "device batch: batch and store live on different backends");
+    if (!b->be->ops->batch_gather)
+        return lvt_errf(e, "device batch: backend '%s' has no resident-store gather", b->be->ops->name);
     b->b = n;
     if (n == 0) return LVT_OK;
-#ifdef LVT_HAVE_CUDA
-    if (is_cuda(b->be)) {
-        lvt_cuda_gather(b->be, dd, b, n);
-        return LVT_OK;
-    }
-#endif
-    gather_cpu(dd, b, n);
+    b->be->ops->batch_gather(b->be, dd, b, n);
     return LVT_OK;
 }

@@ -1,7 +1,9 @@
-/* graph.c — the backend-neutral face of graph capture (include/lvt/graph.h): CUDA builds
- * forward to cuda/graph.cu for the CUDA backend; everything else reports "no graphs". And the
- * host half of the graph optimiser step: the per-step AdamW scalars, computed exactly as
- * cpu_adamw / cu_adamw compute them, and the eager CPU-backend path. */
+/* graph.c — graph capture over the backend's optional graph entries (include/lvt/graph.h): a
+ * graph is the backend's handle plus the backend it belongs to; a backend without graph_begin
+ * (the CPU) has no graphs. The capture policy of a training loop (lvt_graph_cache_run). And the
+ * host half of the graph optimiser step: it advances the optimiser through optim.h exactly as
+ * lvt_optim_step does and writes the step's AdamW scalars to backend memory, where
+ * ops->adamw_clipped reads them. */
 #include "lvt/graph.h"
 
 #include <math.h>
@@ -9,55 +11,45 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef LVT_HAVE_CUDA
-#include "../../cuda/cuda_graph.h"
-#endif
+struct lvt_graph {
+    lvt_backend *be;
+    void *impl; /* the backend's instantiated graph */
+};
 
-int lvt_graph_available(const lvt_backend *be) {
-#ifdef LVT_HAVE_CUDA
-    return be && be->device >= 0;
-#else
-    (void)be;
-    return 0;
-#endif
-}
+int lvt_graph_available(const lvt_backend *be) { return be && be->ops->graph_begin != NULL; }
 
 int lvt_graph_begin(lvt_backend *be, uint64_t ref_step, int64_t ref_base, lvt_err *e) {
     if (!lvt_graph_available(be))
         return lvt_errf(e, "CUDA graphs need the cuda backend (this one is '%s')", be ? be->ops->name : "none");
-#ifdef LVT_HAVE_CUDA
-    return lvt_cuda_graph_begin(be, ref_step, ref_base, e);
-#else
-    return LVT_ERROR;
-#endif
+    return be->ops->graph_begin(be, ref_step, ref_base, e);
 }
 
 int lvt_graph_end(lvt_backend *be, lvt_graph **out, lvt_err *e) {
     *out = NULL;
     if (!lvt_graph_available(be)) return lvt_errf(e, "CUDA graphs need the cuda backend");
-#ifdef LVT_HAVE_CUDA
-    return lvt_cuda_graph_end(be, out, e);
-#else
-    return LVT_ERROR;
-#endif
+    lvt_graph *g = lvt_calloc(1, sizeof *g, e);
+    void *impl = NULL;
+    int rc = be->ops->graph_end(be, &impl, e); /* ends the capture even when g is NULL */
+    if (rc || !g) {
+        if (impl) be->ops->graph_destroy(be, impl);
+        free(g);
+        return LVT_ERROR;
+    }
+    g->be = be;
+    g->impl = impl;
+    *out = g;
+    return LVT_OK;
 }
 
 int lvt_graph_replay(lvt_graph *g, uint64_t step, int64_t sample_base, lvt_err *e) {
-#ifdef LVT_HAVE_CUDA
-    if (g) return lvt_cuda_graph_replay(g, step, sample_base, e);
-#endif
-    (void)g;
-    (void)step;
-    (void)sample_base;
-    return lvt_errf(e, "no CUDA graph to replay");
+    if (!g) return lvt_errf(e, "no CUDA graph to replay");
+    return g->be->ops->graph_replay(g->be, g->impl, step, sample_base, e);
 }
 
 void lvt_graph_destroy(lvt_graph *g) {
-#ifdef LVT_HAVE_CUDA
-    lvt_cuda_graph_destroy(g);
-#else
-    (void)g;
-#endif
+    if (!g) return;
+    g->be->ops->graph_destroy(g->be, g->impl);
+    free(g);
 }
 
 /* ---- the capture policy ------------------------------------------------------------------------------ */
@@ -133,8 +125,8 @@ int lvt_graph_cache_run(lvt_graph_cache *gc, uint64_t sig, uint64_t step, int64_
 
 struct lvt_graph_optim {
     lvt_backend *be;
-    float *scal;  /* backend memory [8]: the AdamW scalars of the prepared step */
-    double *acc;  /* backend memory: sum of squares of the last step's gradients */
+    lvt_adamw_scalars *scal; /* backend memory: the AdamW scalars of the prepared step */
+    double *acc;             /* backend memory: sum of squares of the last step's gradients */
 };
 
 int lvt_graph_optim_create(lvt_graph_optim **out, lvt_backend *be, lvt_err *e) {
@@ -142,7 +134,7 @@ int lvt_graph_optim_create(lvt_graph_optim **out, lvt_backend *be, lvt_err *e) {
     lvt_graph_optim *go = lvt_calloc(1, sizeof *go, e);
     if (!go) return lvt_err_prefix(e, "graph optimiser");
     go->be = be;
-    if (!(go->scal = be->ops->alloc(be, 8 * sizeof(float), e)) ||
+    if (!(go->scal = be->ops->alloc(be, sizeof(lvt_adamw_scalars), e)) ||
         !(go->acc = be->ops->alloc(be, sizeof(double), e))) {
         lvt_graph_optim_destroy(go);
         return lvt_err_prefix(e, "graph optimiser");
@@ -160,52 +152,17 @@ void lvt_graph_optim_destroy(lvt_graph_optim *go) {
 
 void lvt_graph_optim_prepare(lvt_graph_optim *go, lvt_optim *o) {
     o->t += 1;
-    /* exactly the arguments lvt_optim_step passes to ops->adamw, and the scalars adamw forms */
-    const float lr = (float)o->lr, beta1 = (float)o->hp.beta1, beta2 = (float)o->hp.beta2;
-    const float eps = (float)o->hp.eps, wd = (float)o->hp.weight_decay;
-    const double b1 = lvt_float_decimal(beta1), b2 = lvt_float_decimal(beta2);
-    const double bc1 = 1.0 - pow(b1, (double)o->t), bc2 = 1.0 - pow(b2, (double)o->t);
-    const float vals[8] = {(float)(1.0 - (double)lr * (double)wd), (float)((double)lr / bc1), (float)sqrt(bc2),
-                           (float)(1.0 - b1), beta2, (float)(1.0 - b2), eps, 0.0f};
-#ifdef LVT_HAVE_CUDA
-    if (go->be->device >= 0) lvt_cuda_optim_set(go->be, go->scal, vals);
-    else
-#endif
-        go->be->ops->to_device(go->be, go->scal, vals, sizeof vals);
-    if (o->hp.schedule == LVT_SCHED_COSINE) {
-        o->sched_steps += 1;
-        o->lr = lvt_cosine_lr(&o->hp, o->sched_steps);
-    }
+    /* the scalars ops->adamw forms from the arguments lvt_optim_step passes, at o->lr before the
+     * schedule moves */
+    const lvt_adamw_scalars s = lvt_adamw_scalars_for((float)o->lr, (float)o->hp.beta1, (float)o->hp.beta2,
+                                                      (float)o->hp.eps, (float)o->hp.weight_decay, o->t);
+    go->be->ops->to_device(go->be, go->scal, &s, sizeof s);
+    lvt_optim_schedule_step(o);
 }
 
 void lvt_graph_optim_enqueue(lvt_graph_optim *go, const lvt_optim *o, float *params, const float *grads,
                              const float *loss) {
-#ifdef LVT_HAVE_CUDA
-    if (go->be->device >= 0) {
-        lvt_cuda_optim_enqueue(go->be, params, grads, o->m, o->v, o->n, go->scal, go->acc, o->hp.grad_clip, loss);
-        return;
-    }
-#endif
-    /* CPU backend (host memory): the device kernel's loop, from the same prepared scalars, so the
-     * scalars are checked against cpu_adamw where no GPU is present */
-    double norm = sqrt(go->be->ops->sumsq(go->be, grads, o->n));
-    *go->acc = norm * norm;
-    if (!isfinite(norm) || (loss && !isfinite(*loss))) return;
-    const float grad_scale = (float)lvt_clip_scale(norm, o->hp.grad_clip);
-    const float *sc = go->scal;
-    const float decay = sc[0], step_size = sc[1], bc2_sqrt = sc[2], w1 = sc[3], beta2 = sc[4], w2 = sc[5],
-                eps = sc[6];
-    float *m = o->m, *v = o->v;
-    for (size_t i = 0; i < o->n; i++) {
-        float gi = grads[i] * grad_scale;
-        float pi = params[i] * decay;
-        float mi = w1 < 0.5f ? m[i] + w1 * (gi - m[i]) : gi - (gi - m[i]) * (1.0f - w1);
-        float vi = v[i] * beta2 + w2 * gi * gi;
-        float denom = sqrtf(vi) / bc2_sqrt + eps;
-        params[i] = pi - step_size * mi / denom;
-        m[i] = mi;
-        v[i] = vi;
-    }
+    go->be->ops->adamw_clipped(go->be, params, grads, o->m, o->v, o->n, go->scal, go->acc, o->hp.grad_clip, loss);
 }
 
 double lvt_graph_optim_norm(lvt_graph_optim *go) {

@@ -1,7 +1,10 @@
-/* ops.c — backend selection: lvt_backend_create picks the CPU or CUDA implementation of ops;
- * and lvt_float_decimal, the host-side widening of float hyperparameters both backends use. */
+/* ops.c — the backend registry, the one file that knows which backends exist:
+ * lvt_backend_create picks the CPU (src/cpu/) or CUDA (cuda/) implementation of ops, and
+ * lvt_cuda_devices / lvt_cuda_available answer how many CUDA devices are usable (LVT_HAVE_CUDA is defined for
+ * this file alone; everything else asks the ops table). Also the host-side scalar math both
+ * backends share: lvt_float_decimal and the AdamW step scalars. */
+#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,11 +15,24 @@
 #include "../../cuda/cuda_backend.h"
 #endif
 
-int lvt_cuda_available(void) {
+int lvt_cuda_devices(void) {
 #ifdef LVT_HAVE_CUDA
-    return lvt_cuda_device_count() > 0;
+    return lvt_cuda_device_count();
 #else
     return 0;
+#endif
+}
+
+int lvt_cuda_available(void) { return lvt_cuda_devices() > 0; }
+
+static int create_cuda(lvt_backend **out, int device, lvt_math math, lvt_err *e) {
+#ifdef LVT_HAVE_CUDA
+    if (!lvt_cuda_available()) return lvt_errf(e, "backend 'cuda': no usable CUDA device");
+    return lvt_cuda_backend_create(out, device, math, e);
+#else
+    (void)out, (void)device, (void)math;
+    return lvt_errf(e, "backend 'cuda': this lvt was built without CUDA "
+                       "(LVT_CUDA=OFF or no nvcc)");
 #endif
 }
 
@@ -24,26 +40,12 @@ int lvt_backend_create(lvt_backend **out, const char *name, int device, lvt_math
     *out = NULL;
     if (!name || !strcmp(name, "auto")) name = lvt_cuda_available() ? "cuda" : "cpu";
     if (!strcmp(name, "cpu")) return lvt_cpu_backend_create(out, math, e);
-    if (!strcmp(name, "cuda")) {
-#ifdef LVT_HAVE_CUDA
-        if (!lvt_cuda_available()) return lvt_errf(e, "backend 'cuda': no usable CUDA device");
-        return lvt_cuda_backend_create(out, device, math, e);
-#else
-        return lvt_errf(e, "backend 'cuda': this lvt was built without CUDA "
-                           "(LVT_CUDA=OFF or no nvcc)");
-#endif
-    }
+    if (!strcmp(name, "cuda")) return create_cuda(out, device, math, e);
     return lvt_errf(e, "unknown backend '%s' (expected auto, cpu or cuda)", name);
 }
 
 void lvt_backend_destroy(lvt_backend *be) {
-    if (be && be->ops && be->ops->name && !strcmp(be->ops->name, "cuda")) {
-#ifdef LVT_HAVE_CUDA
-        lvt_cuda_backend_destroy(be);
-#endif
-        return;
-    }
-    if (be) lvt_cpu_backend_destroy(be);
+    if (be) be->ops->destroy(be);
 }
 
 double lvt_float_decimal(float x) {
@@ -54,6 +56,23 @@ double lvt_float_decimal(float x) {
         if ((float)d == x) return d;
     }
     return (double)x;
+}
+
+/* torch.optim.AdamW computes its step factors from Python floats (double); see docs/ops.md. */
+lvt_adamw_scalars lvt_adamw_scalars_for(float lr, float beta1, float beta2, float eps,
+                                        float weight_decay, long t) {
+    const double b1 = lvt_float_decimal(beta1), b2 = lvt_float_decimal(beta2);
+    const double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
+    lvt_adamw_scalars s;
+    s.decay = (float)(1.0 - (double)lr * (double)weight_decay);
+    s.step_size = (float)((double)lr / bc1);
+    s.bc2_sqrt = (float)sqrt(bc2);
+    s.w1 = (float)(1.0 - b1);
+    s.beta2 = beta2;
+    s.w2 = (float)(1.0 - b2);
+    s.eps = eps;
+    s.unused = 0.0f;
+    return s;
 }
 
 int lvt_cpu_threads_init(int n, int ranks_per_node) {

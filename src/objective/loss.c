@@ -102,7 +102,9 @@ int lvt_loss_step(lvt_loss *l, lvt_model *m, const lvt_objective_cfg *obj,
     if (train && key && obj->context_drop_p > 0) {
         lvt_dropout_key k = *key;
         k.p = (float)obj->context_drop_p;
-        int mode = !strcmp(obj->context_drop_mode, "zero") ? 1 : !strcmp(obj->context_drop_mode, "mean") ? 2 : 0;
+        lvt_context_drop_mode mode = !strcmp(obj->context_drop_mode, "zero")   ? LVT_CONTEXT_DROP_ZERO
+                                     : !strcmp(obj->context_drop_mode, "mean") ? LVT_CONTEXT_DROP_MEAN
+                                                                               : LVT_CONTEXT_DROP_NOISE;
         o->context_drop(be, CTX(0), B, L, D, &k, mode);
     }
     /* a rank without samples in this micro-step (B = 0) runs no forward but still joins the

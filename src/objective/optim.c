@@ -115,11 +115,7 @@ void lvt_optim_destroy(lvt_optim *o) {
     o->m = o->v = NULL;
 }
 
-double lvt_clip_scale(double norm, double max_norm) {
-    if (max_norm <= 0) return 1.0;
-    double coef = max_norm / (norm + 1e-6);
-    return coef < 1.0 ? coef : 1.0;
-}
+double lvt_clip_scale(double norm, double max_norm) { return lvt_clip_coef(norm, max_norm); }
 
 double lvt_cosine_lr(const lvt_optim_hparams *hp, long step) {
     long T = hp->cosine_steps > 0 ? hp->cosine_steps : 1;
@@ -136,11 +132,15 @@ double lvt_optim_step(lvt_optim *o, float *params, const float *grads) {
     o->t += 1;
     ops->adamw(o->be, params, grads, o->m, o->v, o->n, (float)o->lr, (float)o->hp.beta1,
                (float)o->hp.beta2, (float)o->hp.eps, (float)o->hp.weight_decay, o->t, scale);
+    lvt_optim_schedule_step(o);
+    return norm;
+}
+
+void lvt_optim_schedule_step(lvt_optim *o) {
     if (o->hp.schedule == LVT_SCHED_COSINE) {
         o->sched_steps += 1;
         o->lr = lvt_cosine_lr(&o->hp, o->sched_steps);
     }
-    return norm;
 }
 
 int lvt_optim_plateau_step(lvt_optim *o, double metric) {

@@ -1,18 +1,14 @@
 /* comm_device.c — all-reduce of buffers in a backend's memory (include/lvt/comm.h): in place
- * over MPI for host backends, ncclAllReduce on the backend's stream for CUDA when built with
- * NCCL (cuda/comm_nccl.cu; the unique id is made on rank 0 and broadcast here over MPI), and
- * host staging (device -> host, MPI_Allreduce, host -> device) otherwise. */
+ * over MPI for backends whose memory is host memory (ops->host_memory), the backend's own
+ * collective on its stream where it has one (the optional ops->coll_* entries: NCCL on CUDA; the
+ * unique id is made on rank 0 and broadcast here over MPI), and host staging (device -> host,
+ * MPI_Allreduce, host -> device) otherwise. */
 #include "lvt/comm.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "lvt/ops.h"
-#if defined(LVT_HAVE_CUDA) && defined(LVT_HAVE_NCCL)
-#include "../../cuda/comm_nccl.h"
-#include "../../cuda/cuda_backend.h"
-#define COMM_DEV_HAVE_NCCL 1
-#endif
 
 /* Host all-reduces go in pieces of at most 4 Mi floats (16 MB): MPI's temporary buffers then
  * stay below glibc's largest mmap threshold (32 MB) and are reused instead of being mapped and
@@ -22,12 +18,10 @@
 
 typedef struct comm_dev {
     lvt_comm_dev_mode mode;
-    int device;     /* CUDA ordinal the state was made for, -1 for host */
-    float *host;    /* staging buffer (LVT_COMM_DEV_STAGED) */
+    lvt_backend *be; /* the backend the state was made for */
+    float *host;     /* staging buffer (LVT_COMM_DEV_STAGED) */
     size_t host_n;
-#ifdef COMM_DEV_HAVE_NCCL
-    lvt_nccl *nccl;
-#endif
+    void *coll;      /* the backend's communicator (LVT_COMM_DEV_NCCL) */
 } comm_dev;
 
 const char *lvt_comm_device_mode_name(lvt_comm_dev_mode m) {
@@ -55,9 +49,7 @@ lvt_comm_dev_mode lvt_comm_device_mode(const lvt_comm *c) {
 void lvt_comm_device_free(lvt_comm *c) {
     comm_dev *d = c->dev;
     if (!d) return;
-#ifdef COMM_DEV_HAVE_NCCL
-    lvt_nccl_destroy(d->nccl);
-#endif
+    if (d->coll) d->be->ops->coll_destroy(d->be, d->coll);
     free(d->host);
     free(d);
     c->dev = NULL;
@@ -70,48 +62,41 @@ static int force_staged(void) {
     return env && !strcmp(env, "staged");
 }
 
-/* 1 when this rank would use NCCL for be: a CUDA device, a build with NCCL, not switched off. */
-static int wants_nccl(const lvt_backend *be) {
-#ifdef COMM_DEV_HAVE_NCCL
-    return be->device >= 0 && !force_staged();
-#else
-    (void)be;
-    return 0;
-#endif
+/* 1 when this rank would use the backend's collective: the backend has one (NCCL in a CUDA
+ * build with NCCL) and it is not switched off. */
+static int wants_coll(const lvt_backend *be) { return be->ops->coll_allreduce != NULL && !force_staged(); }
+
+/* The collective set-up: the unique id on rank 0, shared by a vote (so no rank waits in the
+ * broadcast when rank 0 failed) and a broadcast, then the collective creation. */
+static int coll_init(lvt_comm *c, comm_dev *d, lvt_backend *be, lvt_err *e) {
+    unsigned char id[LVT_COLL_ID_BYTES];
+    memset(id, 0, sizeof id);
+    int64_t ok_all = 1;
+    if (c->rank == 0 && be->ops->coll_unique_id(be, id, e)) ok_all = 0;
+    if (lvt_comm_allreduce_i64(c, &ok_all, 1, LVT_COMM_MIN, e)) return LVT_ERROR;
+    if (!ok_all) return c->rank == 0 ? LVT_ERROR : lvt_errf(e, "NCCL set-up failed on rank 0");
+    if (lvt_comm_bcast(c, id, sizeof id, 0, e)) return LVT_ERROR;
+    if (be->ops->coll_create(be, &d->coll, id, c->rank, c->world, e)) return LVT_ERROR;
+    d->mode = LVT_COMM_DEV_NCCL;
+    return LVT_OK;
 }
 
 int lvt_comm_device_init(lvt_comm *c, lvt_backend *be, lvt_err *e) {
     lvt_comm_device_free(c);
     comm_dev *d = lvt_calloc(1, sizeof *d, e);
     if (!d) return LVT_ERROR;
-    d->device = be->device;
+    d->be = be;
     c->dev = d;
     if (c->world == 1) {
         d->mode = LVT_COMM_DEV_NONE;
         return LVT_OK;
     }
-    /* NCCL only when every rank can take part: one rank on the CPU means MPI for all. */
-    int64_t all_nccl = wants_nccl(be);
-    if (lvt_comm_allreduce_i64(c, &all_nccl, 1, LVT_COMM_MIN, e)) return LVT_ERROR;
-    if (!all_nccl) {
-        d->mode = be->device < 0 && !force_staged() ? LVT_COMM_DEV_HOST : LVT_COMM_DEV_STAGED;
-        return LVT_OK;
-    }
-#ifdef COMM_DEV_HAVE_NCCL
-    unsigned char id[LVT_NCCL_ID_BYTES];
-    memset(id, 0, sizeof id);
-    /* A failure on rank 0 is shared with a vote, so no rank waits in the broadcast. */
-    int64_t ok_all = 1;
-    if (c->rank == 0 && lvt_nccl_unique_id(id, e)) ok_all = 0;
-    if (lvt_comm_allreduce_i64(c, &ok_all, 1, LVT_COMM_MIN, e)) return LVT_ERROR;
-    if (!ok_all) return c->rank == 0 ? LVT_ERROR : lvt_errf(e, "NCCL set-up failed on rank 0");
-    if (lvt_comm_bcast(c, id, sizeof id, 0, e)) return LVT_ERROR;
-    if (lvt_nccl_create(&d->nccl, id, c->rank, c->world, be->device, e)) return LVT_ERROR;
-    d->mode = LVT_COMM_DEV_NCCL;
+    /* the collective only when every rank can take part: one rank on the CPU means MPI for all */
+    int64_t all_coll = wants_coll(be);
+    if (lvt_comm_allreduce_i64(c, &all_coll, 1, LVT_COMM_MIN, e)) return LVT_ERROR;
+    if (all_coll) return coll_init(c, d, be, e);
+    d->mode = be->ops->host_memory && !force_staged() ? LVT_COMM_DEV_HOST : LVT_COMM_DEV_STAGED;
     return LVT_OK;
-#else
-    return lvt_errf(e, "internal: NCCL chosen in a build without it");
-#endif
 }
 
 int lvt_comm_allreduce_device(lvt_comm *c, lvt_backend *be, float *buf, size_t n, lvt_comm_op op, int avg,
@@ -120,15 +105,10 @@ int lvt_comm_allreduce_device(lvt_comm *c, lvt_backend *be, float *buf, size_t n
     if (avg && op != LVT_COMM_SUM) return lvt_errf(e, "device all-reduce: avg needs LVT_COMM_SUM");
     if (c->world == 1) return LVT_OK;
     if (!d) return lvt_errf(e, "device all-reduce before lvt_comm_device_init");
-    if (d->device != be->device) return lvt_errf(e, "device all-reduce on another backend than its set-up");
+    if (d->be != be) return lvt_errf(e, "device all-reduce on another backend than its set-up");
     switch (d->mode) {
     case LVT_COMM_DEV_HOST: return allreduce_host(c, buf, n, op, avg, e);
-    case LVT_COMM_DEV_NCCL:
-#ifdef COMM_DEV_HAVE_NCCL
-        return lvt_nccl_allreduce(d->nccl, buf, n, op, avg, lvt_cuda_stream(be), e);
-#else
-        break;
-#endif
+    case LVT_COMM_DEV_NCCL: return be->ops->coll_allreduce(be, d->coll, buf, n, op, avg, e);
     case LVT_COMM_DEV_STAGED:
         if (d->host_n < n) {
             free(d->host);
