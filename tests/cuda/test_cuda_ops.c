@@ -503,7 +503,7 @@ static void test_vmap(ctx *x) {
     pair a = mk(x, ha, n), b = mk(x, hb, 3 * n), c = mk(x, hc, n), y = mk(x, NULL, n);
     const char *names[8] = {"HINGE", "HINGE_GATE", "SIGMOID", "RELU_SHIFT", "STEP_SHIFT", "MUL_AFFINE", "DIV_COUNT",
                             "AFFINE"};
-    for (int op = 0; op <= LVT_VMAP_AFFINE; op++) {
+    for (lvt_vmap_op op = LVT_VMAP_HINGE; op <= LVT_VMAP_AFFINE; op++) {
         /* b with stride 3, stride 0 (broadcast scalar) and NULL; c present and NULL */
         const int strides[3] = {3, 0, -1};
         for (int si = 0; si < 3; si++)
@@ -566,7 +566,7 @@ static void test_context_drop(ctx *x) {
     const int B = 200, L = 5, D = 37; /* odd D: the last Box-Muller pair is half used */
     size_t n = (size_t)B * L * D;
     float *h = hrand(x, n, 1);
-    for (int mode = 0; mode < 3; mode++) {
+    for (lvt_context_drop_mode mode = LVT_CONTEXT_DROP_NOISE; mode <= LVT_CONTEXT_DROP_MEAN; mode++) {
         pair C = mk(x, h, n);
         lvt_dropout_key key = {4242, 17 + (uint64_t)mode, 0, ((int64_t)1 << 33) + 100, 0.3f};
         x->cpu->ops->context_drop(x->cpu, C.c, B, L, D, &key, mode);
@@ -597,7 +597,7 @@ static void keyed_seq(lvt_backend *be, float *in, float *a, float *w, float *qkv
     k.site = LVT_SITE_LAYER(0, 2);
     o->attention_fwd(be, qkv, 96, qkv + 32, 96, qkv + 64, 96, out, 32, probs, m2, 8, 5, 5, 4, 8, 1, &k);
     k.p = 0.5f;
-    o->context_drop(be, out, 8, 5, 32, &k, 0);
+    o->context_drop(be, out, 8, 5, 32, &k, LVT_CONTEXT_DROP_NOISE);
 }
 
 static void test_graph_ops(ctx *x) {

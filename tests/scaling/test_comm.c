@@ -12,9 +12,6 @@
 #include "testutil.h"
 #ifndef COMM_TEST_HOST_ONLY
 #include "lvt/ops.h"
-#ifdef LVT_HAVE_CUDA
-#include "../../cuda/cuda_backend.h"
-#endif
 #endif
 
 #define N 1000
@@ -192,15 +189,13 @@ int main(int argc, char **argv) {
 #else
     const char *mode = test_device(&c, "cpu", -1);
     if (want_mode) CHECK(!strcmp(mode, want_mode), "device mode %s, expected %s", mode, want_mode);
-#ifdef LVT_HAVE_CUDA
     if (lvt_cuda_available()) {
         /* NCCL needs a GPU of its own per rank: with fewer GPUs than ranks on the node the
          * host-staged path is tested on the GPU instead. */
-        if (lvt_cuda_device_count() < c.local_world) setenv("LVT_COMM_DEVICE", "staged", 1);
+        if (lvt_cuda_devices() < c.local_world) setenv("LVT_COMM_DEVICE", "staged", 1);
         const char *cm = test_device(&c, "cuda", c.local_rank);
         if (c.rank == 0) printf("cuda device all-reduce path: %s\n", cm);
     }
-#endif
 #endif
     char name[64];
     snprintf(name, sizeof name, "test_comm[rank %d/%d]", c.rank, c.world);
