@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # install-deps.sh — installs the Debian packages lvt builds and tests with (run as root, or with sudo).
-# Usage: scripts/install-deps.sh [--no-torch]   (--no-torch skips the PyTorch reference-test packages)
+# Usage: scripts/install-deps.sh [--no-torch]   (--no-torch skips the Python packages: the PyTorch
+# reference tests, the real-text tool and `lvt report`; their tests then skip)
 # slurm-wlm and munge are for the SLURM launch test (a real one-node cluster started by the test).
+# python3-sklearn builds the real-text data set (tools/realtext, docs/realtext.md); python3-matplotlib
+# draws `lvt report` (docs/report.md).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 PKGS="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libcjson-dev
       libopenblas-dev libzip-dev slurm-wlm munge procps"
 if [ "${1:-}" != "--no-torch" ]; then
-  PKGS="$PKGS python3-torch python3-numpy python3-h5py"
+  PKGS="$PKGS python3-torch python3-numpy python3-h5py python3-sklearn python3-matplotlib"
 fi
 missing=""
 for p in $PKGS; do

@@ -16,6 +16,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Print "lvt CMD: message" on stderr and return 1. */
 int cli_fail(const char *cmd, const char *fmt, ...)

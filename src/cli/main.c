@@ -21,6 +21,7 @@ static const command COMMANDS[] = {
     {"predict", cmd_predict, "run a model over contexts and write predictions"},
     {"export", cmd_export, "export a checkpoint to safetensors (PyTorch names)"},
     {"bench", cmd_bench, "time forward and training steps"},
+    {"report", cmd_report, "draw PNG pictures and an HTML page of runs and sweeps"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
