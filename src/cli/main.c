@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lvt/blas.h"
 
 typedef struct {
     const char *name;
@@ -34,13 +35,16 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    lvt_blas_ensure_core(argv); /* first: may re-exec with the right OpenBLAS core (docs/bench.md) */
     if (argc < 2) {
         usage(stderr);
         return 1;
     }
     const char *c = argv[1];
     if (!strcmp(c, "--version") || !strcmp(c, "version")) {
-        printf("lvt %s\n", LVT_VERSION);
+        char blas[256];
+        lvt_blas_describe(blas, sizeof blas);
+        printf("lvt %s\nBLAS: %s\n", LVT_VERSION, blas);
         return 0;
     }
     if (!strcmp(c, "help") || !strcmp(c, "--help") || !strcmp(c, "-h")) {
