@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lvt/blas.h"
 #include "lvt/ckpt.h"
 #include "lvt/comm.h"
 #include "lvt/config.h"
@@ -239,6 +240,9 @@ int cmd_bench(int argc, char **argv) {
                be->ops->name, c->train.math, B, steps, warm, m.n_params, mc.dim, mc.d_model, mc.n_layers,
                mc.n_heads, L, ff, fwd_ms, 1e3 / fwd_ms, B * 1e3 / fwd_ms, fwd_gf, train_ms, 1e3 / train_ms,
                B * 1e3 / train_ms, train_gf, loss, norm);
+        char blas[320]; /* library, core, threads (docs/bench.md, "BLAS core selection") */
+        lvt_blas_json(blas, sizeof blas);
+        printf("\"blas\": %s, ", blas);
         printf("\"world\": %d, \"comm\": \"%s\", \"grad_bytes\": %.0f, \"params_in_sync\": %s, "
                "\"split\": {\"compute_ms\": %.4f, \"wait_ms\": %.4f, \"allreduce_ms\": %.4f, \"optim_ms\": %.4f, "
                "\"step_ms\": %.4f, \"allreduce_busbw_gbps\": %.4f}, ",
@@ -252,6 +256,9 @@ int cmd_bench(int argc, char **argv) {
         printf("lvt bench: backend %s, batch %d, %zu parameters (D=%d d=%d layers=%d heads=%d L=%d), "
                "%lld steps after %lld warm-up\n",
                be->ops->name, B, m.n_params, mc.dim, mc.d_model, mc.n_layers, mc.n_heads, L, steps, warm);
+        char blas[256];
+        lvt_blas_describe(blas, sizeof blas);
+        printf("  BLAS: %s\n", blas);
         printf("  forward      %9.3f ms/step  %8.2f steps/s  %10.1f samples/s  %8.2f GFLOP/s\n", fwd_ms,
                1e3 / fwd_ms, B * 1e3 / fwd_ms, fwd_gf);
         printf("  train (P1)   %9.3f ms/step  %8.2f steps/s  %10.1f samples/s  %8.2f GFLOP/s\n", train_ms,

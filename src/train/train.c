@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lvt/blas.h"
 #include "lvt/ckpt.h"
 #include "lvt/data.h"
 #include "lvt/devdata.h"
@@ -759,6 +760,9 @@ int lvt_train_run(const lvt_config *cfg, const char *run_dir, int resume, lvt_co
                      cfg->train.global_batch, t->micro, comm->world, t->accum, t->steps_per_epoch, t->be->ops->name,
                      t->threads, t->threads == 1 ? "" : "s");
     }
+    char blas[256]; /* the BLAS library, core and threads in force (docs/bench.md) */
+    lvt_blas_describe(blas, sizeof blas);
+    lvt_log_info(&t->log, "BLAS: %s", blas);
 
     int capped_summary = 0;
     int64_t samples_this_run = 0;
