@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lvt/blas.h"
 #include "lvt/ops.h"
 
 static double cpu_seconds(void) {
@@ -77,6 +78,9 @@ int main(int argc, char **argv) {
     const char *omp = getenv("OMP_NUM_THREADS"), *ob = getenv("OPENBLAS_NUM_THREADS");
     printf("sgemm peak (OpenBLAS via lvt cpu backend), OMP_NUM_THREADS=%s "
            "OPENBLAS_NUM_THREADS=%s\n", omp ? omp : "unset", ob ? ob : "unset");
+    char blas[256]; /* the core in force (docs/bench.md, "BLAS core selection") */
+    lvt_blas_describe(blas, sizeof blas);
+    printf("BLAS: %s\n", blas);
     print_load("at start");
     printf("%6s %6s %6s   %9s %9s %9s   (GFLOP/s; NT = x W^T, NN = dy W, TN = dy^T x)\n", "M", "N",
            "K", "NT", "NN", "TN");
