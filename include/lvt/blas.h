@@ -51,7 +51,7 @@ void lvt_cpu_features_read(lvt_cpu_features *f);
 void lvt_blas_state_read(lvt_blas_state *s);
 
 /* Call first in main(), before MPI or threads exist: when lvt_blas_pick_core() names a core,
- * set OPENBLAS_CORETYPE and LVT_BLAS_CORE_FROM and execv(/proc/self/exe, argv); returns only
+ * set OPENBLAS_CORETYPE and LVT_BLAS_CORE_FROM and execv(this executable, argv); returns only
  * when nothing was to be done or the exec failed (then a one-line note on stderr and the
  * environment is restored). Works the same under mpirun and srun (exec keeps the pid). */
 void lvt_blas_ensure_core(char **argv);

@@ -121,6 +121,20 @@ void lvt_blas_state_read(lvt_blas_state *s) {
     s->reexeced = getenv(LVT_BLAS_MARKER) != NULL;
 }
 
+/* The file to re-execute: this executable by its real path, so that the process keeps its name
+ * (comm, what ps/pgrep/top show, is the basename of the exec'd path: "/proc/self/exe" would make
+ * it "exe"); /proc/self/exe itself when the path is unreadable or the file was replaced. */
+static void self_path(char *buf, size_t n) {
+    const ssize_t k = readlink("/proc/self/exe", buf, n - 1);
+    const char *del = " (deleted)";
+    const size_t dl = strlen(del);
+    if (k <= 0 || (size_t)k >= n - 1 || ((size_t)k > dl && !memcmp(buf + k - dl, del, dl))) {
+        snprintf(buf, n, "/proc/self/exe");
+        return;
+    }
+    buf[k] = 0;
+}
+
 void lvt_blas_ensure_core(char **argv) {
     lvt_cpu_features f;
     lvt_blas_state s;
@@ -130,9 +144,11 @@ void lvt_blas_ensure_core(char **argv) {
     if (!want || !argv || !argv[0]) return;
     char from[64];
     snprintf(from, sizeof from, "%s", s.core);
+    char self[4096];
+    self_path(self, sizeof self);
     if (setenv("OPENBLAS_CORETYPE", want, 1) == 0 && setenv(LVT_BLAS_MARKER, from, 1) == 0) {
         fflush(NULL);
-        execv("/proc/self/exe", argv);
+        execv(self, argv);
     }
     const int err = errno;
     unsetenv("OPENBLAS_CORETYPE");

@@ -2,9 +2,9 @@
 # test_blas_core.sh — the OpenBLAS core in force (OPENBLAS_VERBOSE=2 prints "Core: X" at every
 # library initialisation): plain `lvt` runs the core test_blas_select --pick names for OpenBLAS's
 # own choice (re-executed once when that choice was a fallback), `lvt --version`, `lvt bench --json`
-# (also under mpirun -np 2: both ranks) and the `lvt train` header say so; a user's
-# OPENBLAS_CORETYPE is kept; the test executables (test_optim, the model and loss parity drivers)
-# select the same core. usage: test_blas_core.sh TEST_BLAS_SELECT TEST_OPTIM MODEL_DRV LOSS_DRV
+# (also under mpirun -np 2: both ranks) and the `lvt train` header say so; the re-executed process
+# keeps its name; a user's OPENBLAS_CORETYPE is kept; the test executables (test_optim, the model
+# and loss parity drivers) select the same core. usage: test_blas_core.sh TEST_BLAS_SELECT TEST_OPTIM MODEL_DRV LOSS_DRV
 source "$LVT_SOURCE_DIR/tests/common/sh_common.sh" test_blas_core
 SEL=$1 OPTIM=$2 MDRV=$3 LDRV=$4
 case "$(uname -m)" in x86_64 | i?86) ;; *) echo "SKIP: core selection is x86-only"; exit 77 ;; esac
@@ -74,6 +74,10 @@ CFG
 "$LVT" train "$T/c.json" --run-dir "$T/run" > "$T/t.out" 2> "$T/t.err" || fail "lvt train: $(tail -3 "$T/t.err")"
 grep -q "BLAS: OpenBLAS [0-9.]* ([a-zA-Z]*), core $want ($by), 1 thread" "$T/run/training.log" ||
   fail "train header: $(grep BLAS "$T/run/training.log")"
+
+# after the re-exec the process keeps its name (ps, pgrep; comm is at most 15 characters)
+name=$("$SEL" --comm 2> /dev/null)
+[ "$name" = "$(basename "$SEL" | cut -c1-15)" ] || fail "process name after the re-exec: '$name'"
 
 # the test executables select the same core: test_optim passes under it; the parity drivers start with it
 nw=$(echo "$wcores" | wc -w)

@@ -4,7 +4,8 @@
  * state, an already-right core, a user's OPENBLAS_CORETYPE, the re-exec marker, a static build,
  * unknown core names. Then this machine's cpuid bits against /proc/cpuinfo.
  * `test_blas_select --pick CORE` prints the core lvt would select on this machine if OpenBLAS
- * had chosen CORE by itself ("none" if it would leave it), for tests/blas/test_blas_core.sh. */
+ * had chosen CORE by itself ("none" if it would leave it), `--comm` the process name (after the
+ * re-exec it must still be this program's), both for tests/blas/test_blas_core.sh. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,8 +202,21 @@ static int print_pick(const char *core) {
     return 0;
 }
 
+/* --comm: /proc/self/comm, the name ps and pgrep show. */
+static int print_comm(void) {
+    char name[64] = "?";
+    FILE *fp = fopen("/proc/self/comm", "r");
+    if (fp) {
+        if (!fgets(name, sizeof name, fp)) snprintf(name, sizeof name, "?\n");
+        fclose(fp);
+    }
+    printf("%s", name);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--pick")) return print_pick(argv[2]);
+    if (argc == 2 && !strcmp(argv[1], "--comm")) return print_comm();
     feature_sets();
     os_state();
     already_right();
