@@ -1,4 +1,4 @@
-/* train.h — the training loop (docs/loss.md): epochs over the train store in the seeded global
+/* train.h — the training loop (docs/training.md): epochs over the train store in the seeded global
  * order, data-parallel micro-steps with gradient accumulation, the P4 objective, per-epoch
  * validation and mini-5CAT, the LR schedule, curriculum phases, tripwires (incl. rollback),
  * NaN/Inf handling, checkpoints (per epoch, last, best; atomic), exact resume (also mid-epoch),
@@ -20,9 +20,23 @@ typedef struct lvt_train_summary {
     double samples_per_s;
 } lvt_train_summary;
 
-/* Run (or resume, when resume != 0: continue from run_dir/ckpt/last.h5) a training run described
- * by cfg into run_dir. Every rank calls it; rank 0 writes the run directory. */
-int lvt_train_run(const lvt_config *cfg, const char *run_dir, int resume, lvt_comm *comm,
+/* How to run: where, whether to resume, and the hooks that tests set (the CLI reads them once, at
+ * its edge; the trainer itself reads no environment). */
+typedef struct lvt_train_opts {
+    const char *run_dir;  /* the run directory (rank 0 writes it) */
+    int resume;           /* continue from run_dir/ckpt/last.h5 */
+    int force_devdata;    /* keep the train store on the backend and gather there even on the CPU
+                           * backend (the path a GPU takes; tests compare it with the host gather) */
+    long fault_nan_step;  /* fault injection: poison one input value at this global step, once
+                           * (-1: off) */
+} lvt_train_opts;
+
+/* run_dir NULL, no resume, no forced device data, no fault. */
+void lvt_train_opts_default(lvt_train_opts *o);
+
+/* Run (or resume) the training run described by cfg into opts->run_dir. Every rank calls it;
+ * rank 0 writes the run directory. */
+int lvt_train_run(const lvt_config *cfg, const lvt_train_opts *opts, lvt_comm *comm,
                   lvt_train_summary *out, lvt_err *e);
 
 /* Resolve the objective knobs in force at `epoch`: the config's objective, then each

@@ -23,6 +23,16 @@ static void usage(void) {
            "the next step boundary after a checkpoint (exit 0); --resume continues.\n");
 }
 
+/* The test hooks, read here once (the trainer reads no environment): LVT_FAULT_NAN_STEP=k poisons
+ * one input value at global step k; LVT_DEVDATA=1 keeps the train store on the CPU backend and
+ * gathers there, as a GPU run does (docs/training.md). */
+static void test_hooks(lvt_train_opts *o) {
+    const char *fault = getenv("LVT_FAULT_NAN_STEP");
+    if (fault && *fault) o->fault_nan_step = atol(fault);
+    const char *dd = getenv("LVT_DEVDATA");
+    o->force_devdata = dd && !strcmp(dd, "1");
+}
+
 int cmd_train(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         usage();
@@ -76,8 +86,13 @@ int cmd_train(int argc, char **argv) {
     }
     int rc = lvt_config_load_sets(cfg, config, sets, n_sets, &e);
     const char *dir = resume ? resume : run_dir ? run_dir : cfg->output.run_dir;
+    lvt_train_opts topts;
+    lvt_train_opts_default(&topts);
+    topts.run_dir = dir;
+    topts.resume = resume != NULL;
+    test_hooks(&topts);
     lvt_train_summary sum;
-    if (rc == LVT_OK) rc = lvt_train_run(cfg, dir, resume != NULL, &comm, &sum, &e);
+    if (rc == LVT_OK) rc = lvt_train_run(cfg, &topts, &comm, &sum, &e);
     int code = 0;
     if (rc != LVT_OK) {
         if (comm.world > 1)

@@ -1,0 +1,131 @@
+/* train_ckpt.c — the training run's checkpoints in run_dir/ckpt (docs/training.md, "Checkpoints and
+ * resume"): save (rank 0 writes, every rank learns the status), restore (every rank reloads the
+ * weights, AdamW state and the run position: epoch, step, fired tripwires, best values, history,
+ * partial epoch sums) and the retention of epoch checkpoints. The file format is the ckpt module's. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lvt/ckpt.h"
+#include "train_priv.h"
+
+void train_ckpt_path(const trainer *t, const char *name, char *out, size_t n) {
+    size_t a = strlen(t->ckpt_dir), b = strlen(name);
+    if (a + b + 2 > n) { /* cannot happen: callers pass TRAIN_PATH_BUF */
+        out[0] = 0;
+        return;
+    }
+    memcpy(out, t->ckpt_dir, a);
+    out[a] = '/';
+    memcpy(out + a + 1, name, b + 1);
+}
+
+void train_epoch_ckpt_name(int epoch, char *out, size_t n) { snprintf(out, n, "epoch_%03d.h5", epoch); }
+
+int train_ckpt_exists(const trainer *t, const char *name) {
+    char path[TRAIN_PATH_BUF];
+    train_ckpt_path(t, name, path, sizeof path);
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* The run position into the checkpoint's extra area. */
+static int store_run_state(const trainer *t, lvt_kvset *x, lvt_err *e) {
+    char *hist = train_history_json(t, 0);
+    int rc = LVT_OK;
+    if (lvt_kv_set_i64(x, "train.epoch", t->epoch, e) ||
+        lvt_kv_set_i64(x, "train.step_in_epoch", t->step_in_epoch, e) ||
+        lvt_kv_set_i64(x, "train.global_step", t->global_step, e) ||
+        lvt_kv_set_i64(x, "train.fired", (int64_t)t->fired, e) ||
+        lvt_kv_set_i64(x, "train.last_phase", t->last_phase, e) ||
+        lvt_kv_set_f64(x, "train.best_val_loss", t->best_val_loss, e) ||
+        lvt_kv_set_f64(x, "train.best_val_cos", t->best_val_cos, e) ||
+        lvt_kv_set_str(x, "train.history", hist ? hist : "{}", e) ||
+        lvt_kv_set_f64_array(x, "train.epoch_sums", t->ep_sums, LVT_TERM_COUNT, e) ||
+        lvt_kv_set_i64(x, "train.epoch_samples", t->ep_samples, e))
+        rc = LVT_ERROR;
+    free(hist);
+    return rc;
+}
+
+/* The run position from the checkpoint's extra area (an absent history keeps the current one). */
+static int load_run_state(trainer *t, const lvt_kvset *x, lvt_err *e) {
+    int64_t epoch, step, gstep, fired, phase, samples;
+    double best_loss, best_cos;
+    if (lvt_kv_get_i64(x, "train.epoch", &epoch, e) || lvt_kv_get_i64(x, "train.step_in_epoch", &step, e) ||
+        lvt_kv_get_i64(x, "train.global_step", &gstep, e) || lvt_kv_get_i64(x, "train.fired", &fired, e) ||
+        lvt_kv_get_i64(x, "train.last_phase", &phase, e) ||
+        lvt_kv_get_f64(x, "train.best_val_loss", &best_loss, e) ||
+        lvt_kv_get_f64(x, "train.best_val_cos", &best_cos, e))
+        return LVT_ERROR;
+    const lvt_kv *h = lvt_kv_get(x, "train.history");
+    if (h && h->type == LVT_KV_STR && train_history_load(t, h->s, e)) return LVT_ERROR;
+    if (lvt_kv_get_i64(x, "train.epoch_samples", &samples, e)) return LVT_ERROR;
+    const lvt_kv *sums = lvt_kv_get(x, "train.epoch_sums");
+    if (!sums || sums->type != LVT_KV_F64_ARRAY || sums->n != LVT_TERM_COUNT)
+        return lvt_errf(e, "train.epoch_sums missing");
+    t->epoch = (int)epoch;
+    t->step_in_epoch = step;
+    t->global_step = gstep;
+    t->fired = (uint64_t)fired;
+    t->last_phase = (int)phase;
+    t->best_val_loss = best_loss;
+    t->best_val_cos = best_cos;
+    t->ep_samples = samples;
+    memcpy(t->ep_sums, sums->da, sizeof t->ep_sums);
+    return LVT_OK;
+}
+
+int train_ckpt_save(trainer *t, const char *name, lvt_err *e) {
+    int64_t rc = LVT_OK;
+    if (t->comm->rank == 0) {
+        char path[TRAIN_PATH_BUF];
+        train_ckpt_path(t, name, path, sizeof path);
+        lvt_ckpt_info info;
+        lvt_ckpt_info_init(&info);
+        info.step = t->global_step;
+        info.epoch = t->epoch - 1;
+        info.config_json = lvt_config_to_json(t->cfg);
+        if (store_run_state(t, &info.extra, e) || lvt_ckpt_save(path, &t->model, &t->opt, &info, e)) rc = LVT_ERROR;
+        lvt_ckpt_info_free(&info);
+    }
+    lvt_err be;
+    if (lvt_comm_allreduce_i64(t->comm, &rc, 1, LVT_COMM_MIN, &be)) return lvt_errf(e, "%s", be.msg);
+    if (rc != LVT_OK && t->comm->rank != 0) return lvt_errf(e, "checkpoint %s failed on rank 0", name);
+    return (int)rc;
+}
+
+int train_ckpt_restore(trainer *t, const char *name, lvt_err *e) {
+    char path[TRAIN_PATH_BUF];
+    train_ckpt_path(t, name, path, sizeof path);
+    lvt_ckpt_info info;
+    lvt_ckpt_info_init(&info);
+    if (lvt_ckpt_load(path, &t->model, &t->opt, &info, e)) {
+        lvt_ckpt_info_free(&info);
+        return LVT_ERROR;
+    }
+    int rc = load_run_state(t, &info.extra, e);
+    lvt_ckpt_info_free(&info);
+    if (rc) lvt_err_prefix(e, "%s: not a training checkpoint of lvt train", path);
+    return rc;
+}
+
+void train_ckpt_retention(trainer *t, int epoch) {
+    if (t->comm->rank != 0) return;
+    const char *k = t->cfg->output.keep_epochs;
+    if (!strcmp(k, "all")) return;
+    int keep = atoi(k);
+    if (keep < 1) return;
+    for (int ep = 1; ep <= epoch - keep; ep++) {
+        int needed = 0;
+        for (int i = 0; i < t->cfg->n_tripwires; i++)
+            if (t->cfg->tripwires[i].rollback_to_epoch == ep) needed = 1;
+        if (needed) continue;
+        char name[64], path[TRAIN_PATH_BUF];
+        train_epoch_ckpt_name(ep, name, sizeof name);
+        train_ckpt_path(t, name, path, sizeof path);
+        unlink(path);
+    }
+}

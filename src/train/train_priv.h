@@ -1,0 +1,123 @@
+/* train_priv.h — private to the training loop (src/train/train*.c): the trainer struct that carries
+ * every piece of run state, and the functions the loop's files share. train.c is the driver,
+ * train_setup.c builds and frees the trainer, train_step.c runs one optimiser step,
+ * train_validate.c the per-epoch validation, train_ckpt.c the checkpoints, train_history.c the
+ * epoch history and train_metrics.c the metrics.jsonl records (docs/training.md). */
+#ifndef LVT_TRAIN_PRIV_H
+#define LVT_TRAIN_PRIV_H
+
+#include <cjson/cJSON.h>
+
+#include "lvt/data.h"
+#include "lvt/devdata.h"
+#include "lvt/log.h"
+#include "lvt/loss.h"
+#include "lvt/model.h"
+#include "lvt/ops.h"
+#include "lvt/optim.h"
+#include "lvt/train.h"
+
+#define TRAIN_PATH_BUF (2 * LVT_PATH_MAX + 128)
+
+/* One epoch's row of the history (training_history.json, metrics.jsonl "epoch" records). */
+typedef struct epoch_rec {
+    int epoch;
+    char phase[LVT_NAME_MAX];
+    double train_loss, train_cos, mse, roll, dir, fut, ac, lambda_eff;
+    double val_loss, val_cos, margin, val_cos_drop_pct;
+    double mini_cos_p1, mini_margin;
+    double lr, seconds, samples_per_s;
+    long steps;
+} epoch_rec;
+
+/* What one optimiser step reports (terms summed over ranks and micro-steps). */
+typedef struct step_out {
+    double terms[LVT_TERM_COUNT];
+    double grad_norm;
+    int64_t samples;
+    int finite;
+} step_out;
+
+typedef struct trainer {
+    const lvt_config *cfg;
+    lvt_comm *comm;
+    lvt_backend *be;
+    lvt_store train, val;
+    lvt_windows wtrain, wval;
+    lvt_model model;
+    lvt_optim opt;
+    lvt_loss loss;
+    lvt_batch hb;
+    float *d_ctx, *d_target, *d_fut, *d_futm, *d_roll, *d_rollm;
+    int64_t *idx;
+    int micro, accum, hcap;
+    int threads;            /* CPU threads of this rank */
+    int sharded;            /* data.shard "articles" on more than one rank */
+    int use_devdata;        /* train store resident on the backend (GPU, or opts.force_devdata) */
+    lvt_devdata dtrain;
+    lvt_devbatch db;
+    int64_t shard_lo, shard_hi; /* this rank's article range when sharded */
+    long steps_per_epoch;
+    /* run state (checkpointed) */
+    int epoch;            /* epoch in progress (1-based) */
+    long step_in_epoch;   /* optimiser steps done in this epoch */
+    long global_step;     /* optimiser steps done in the run */
+    uint64_t fired;       /* tripwires that fired */
+    double best_val_loss, best_val_cos;
+    int last_phase;
+    double ep_sums[LVT_TERM_COUNT]; /* sample-weighted term sums of the epoch so far */
+    int64_t ep_samples;
+    epoch_rec *hist;
+    int n_hist, cap_hist;
+    /* not checkpointed */
+    int nan_retries;
+    long fault_nan_step;  /* opts.fault_nan_step (-1: off) */
+    int fault_nan_done;
+    int64_t samples_run;  /* samples trained by this process */
+    double train_seconds; /* time spent in training steps by this process */
+    int preempted;        /* a stop signal ended the run */
+    int capped;           /* train.max_steps ended the run inside an epoch */
+    epoch_rec capped_rec; /* that epoch's validation */
+    lvt_log log;
+    char run_dir[LVT_PATH_MAX], ckpt_dir[LVT_PATH_MAX + 8];
+} trainer;
+
+/* train_setup.c: build every piece (backend, stores, windows, model, optimiser, objective,
+ * buffers, logs, config echo); teardown frees what setup built, also after a failed setup. */
+int train_setup(trainer *t, const lvt_config *c, const lvt_train_opts *o, lvt_comm *comm, lvt_err *e);
+void train_teardown(trainer *t);
+
+/* train_step.c: one optimiser step at t->step_in_epoch of the epoch order perm (all ranks). */
+int train_step(trainer *t, const lvt_objective_cfg *obj, const lvt_perm *perm, step_out *so, lvt_err *e);
+
+/* train_validate.c: val_loss, val_cos, margin over every val window and the mini-5CAT into r. */
+int train_validate(trainer *t, epoch_rec *r, lvt_err *e);
+
+/* train_ckpt.c: checkpoints in run_dir/ckpt. save: rank 0 writes, every rank returns rank 0's
+ * status; restore: every rank loads weights, moments, optimiser and run state. */
+int train_ckpt_save(trainer *t, const char *name, lvt_err *e);
+int train_ckpt_restore(trainer *t, const char *name, lvt_err *e);
+int train_ckpt_exists(const trainer *t, const char *name);
+void train_ckpt_path(const trainer *t, const char *name, char *out, size_t n);
+void train_epoch_ckpt_name(int epoch, char *out, size_t n);
+/* Keep the last output.keep_epochs epoch checkpoints, epoch 0 and every rollback target. */
+void train_ckpt_retention(trainer *t, int epoch);
+
+/* train_history.c: the epoch history, as stored in checkpoints and training_history.json. */
+cJSON *train_rec_json(const epoch_rec *r);
+char *train_history_json(const trainer *t, int pretty);
+int train_history_load(trainer *t, const char *text, lvt_err *e);
+int train_history_push(trainer *t, const epoch_rec *r, lvt_err *e);
+int train_history_write(const trainer *t, lvt_err *e); /* rank 0: run_dir/training_history.json */
+
+/* train_metrics.c: the metrics.jsonl records (rank 0; JSON built with cJSON). */
+void train_metrics_step(trainer *t, const step_out *so, double samples_per_s);
+void train_metrics_epoch(trainer *t, const epoch_rec *r);
+void train_metrics_phase(trainer *t, int phase, const char *name);
+void train_metrics_tripwire(trainer *t, int tripwire, int epoch, const char *condition, double value,
+                            int rollback_to_epoch);
+void train_metrics_rollback(trainer *t, int to_epoch, double params_sum, double params_sumsq);
+void train_metrics_nonfinite(trainer *t, long global_step, const char *rollback_to);
+void train_metrics_preempted(trainer *t);
+
+#endif
