@@ -1,11 +1,39 @@
-/* eval_dump.c — the 5CAT parity dump: one HDF5 file with the store, the selected windows, every
- * prediction the battery made and the metrics it computed, so that
+/* eval_dump.c — the 5CAT parity dump: its arrays, and one HDF5 file with the store, the selected
+ * windows, every prediction the battery made and the metrics it computed, so that
  * tests/parity/fivecat_reference.py can recompute the whole battery with numpy. */
 #include <hdf5.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "eval_priv.h"
+
+int eval_dump_alloc(eval_dump *d, eval_window *win, int64_t n, int L, int D, int H, lvt_err *e) {
+    d->n = n;
+    d->L = L;
+    d->D = D;
+    d->H = H;
+    d->win = win;
+    d->pred = lvt_calloc((size_t)n * D, sizeof(float), e);
+    for (int k = 0; k < N_ABL; k++) d->abl[k] = lvt_calloc((size_t)n * D, sizeof(float), e);
+    d->perm = lvt_calloc((size_t)n * L, sizeof(int32_t), e);
+    d->loo_slot = lvt_calloc((size_t)n, sizeof(int32_t), e);
+    d->roll = lvt_calloc((size_t)n * H * D, sizeof(float), e);
+    d->roll_mask = lvt_calloc((size_t)n, sizeof(int8_t), e);
+    if (!d->pred || !d->perm || !d->loo_slot || !d->roll || !d->roll_mask) return LVT_ERROR;
+    for (int k = 0; k < N_ABL; k++)
+        if (!d->abl[k]) return LVT_ERROR;
+    return LVT_OK;
+}
+
+void eval_dump_free(eval_dump *d) {
+    free(d->pred);
+    for (int k = 0; k < N_ABL; k++) free(d->abl[k]);
+    free(d->perm);
+    free(d->loo_slot);
+    free(d->roll);
+    free(d->roll_mask);
+    memset(d, 0, sizeof *d);
+}
 
 static int put(hid_t f, const char *name, hid_t mem_type, hid_t file_type, int rank,
                const hsize_t *dims, const void *data) {
@@ -58,13 +86,13 @@ int eval_dump_write(const char *path, const eval_dump *d, const lvt_store *s, co
     hsize_t n = (hsize_t)d->n, D = (hsize_t)d->D, L = (hsize_t)d->L, H = (hsize_t)d->H;
     hsize_t dv[2] = {(hsize_t)s->n, D}, doff = (hsize_t)s->n_articles + 1, dw[2] = {n, 4};
     hsize_t dp[2] = {n, D}, dperm[2] = {n, L}, droll[3] = {n, H, D};
-    static const char *abl_names[5] = {"pred_shuffled", "pred_reversed", "pred_leave_one_out",
+    static const char *abl_names[N_ABL] = {"pred_shuffled", "pred_reversed", "pred_leave_one_out",
                                        "pred_repeat_last", "pred_last_first"};
     if (!bad) bad |= put(f, "vectors", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 2, dv, s->vectors);
     if (!bad) bad |= put(f, "article_offsets", H5T_NATIVE_INT64, H5T_STD_I64LE, 1, &doff, s->offsets);
     if (!bad) bad |= put(f, "windows", H5T_NATIVE_INT64, H5T_STD_I64LE, 2, dw, win);
     if (!bad) bad |= put(f, "pred", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 2, dp, d->pred);
-    for (int k = 0; k < 5 && !bad; k++)
+    for (int k = 0; k < N_ABL && !bad; k++)
         bad |= put(f, abl_names[k], H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 2, dp, d->abl[k]);
     if (!bad) bad |= put(f, "perm", H5T_NATIVE_INT32, H5T_STD_I32LE, 2, dperm, d->perm);
     if (!bad) bad |= put(f, "loo_slot", H5T_NATIVE_INT32, H5T_STD_I32LE, 1, &n, d->loo_slot);

@@ -177,6 +177,46 @@ static cJSON *metrics_json(const lvt_eval_metrics *m, const char *path) {
     return o;
 }
 
+/* One gate: its values, thresholds and verdicts (E: the two band means and |VAL-OOD|). */
+static cJSON *gate_json(const lvt_eval_gate *o) {
+    char test[2] = {o->test, 0};
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "test", test);
+    cJSON_AddStringToObject(j, "key", o->key);
+    cJSON_AddStringToObject(j, "label", o->label);
+    cJSON_AddStringToObject(j, "op", op_str(o->op));
+    if (o->test == 'E') {
+        cJSON_AddNumberToObject(j, "val", o->v_val);
+        cJSON_AddNumberToObject(j, "ood", o->v_ood);
+        cJSON_AddNumberToObject(j, "value", fabs(o->v_val - o->v_ood));
+        cJSON_AddNumberToObject(j, "threshold", o->thr_val);
+    } else {
+        cJSON_AddNumberToObject(j, "val", o->v_val);
+        cJSON_AddNumberToObject(j, "threshold_val", o->thr_val);
+        cJSON_AddBoolToObject(j, "pass_val", o->pass_val);
+        cJSON_AddNumberToObject(j, "ood", o->v_ood);
+        cJSON_AddNumberToObject(j, "threshold_ood", o->thr_ood);
+        cJSON_AddBoolToObject(j, "pass_ood", o->pass_ood);
+    }
+    cJSON_AddBoolToObject(j, "pass", o->pass);
+    return j;
+}
+
+/* Write text and a newline beside path, then rename: an existing report is never left torn. */
+static int write_report_text(const char *path, const char *text, lvt_err *e) {
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return lvt_errf(e, "cannot write the 5CAT JSON report %s", path);
+    int bad = fputs(text, f) < 0 || fputc('\n', f) == EOF;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        remove(tmp);
+        return lvt_errf(e, "cannot write the 5CAT JSON report %s", path);
+    }
+    return LVT_OK;
+}
+
 int lvt_eval_write_json(const char *path, const lvt_eval_report *r, lvt_err *e) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "format", "lvt-5cat");
@@ -192,50 +232,14 @@ int lvt_eval_write_json(const char *path, const lvt_eval_report *r, lvt_err *e) 
     cJSON_AddItemToObject(splits, "val", metrics_json(&r->val, r->val_path));
     cJSON_AddItemToObject(splits, "ood", metrics_json(&r->ood, r->ood_path));
     cJSON *gates = cJSON_AddArrayToObject(root, "gates");
-    for (int g = 0; g < LVT_EVAL_N_GATES; g++) {
-        const lvt_eval_gate *o = &r->gates[g];
-        char test[2] = {o->test, 0};
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "test", test);
-        cJSON_AddStringToObject(j, "key", o->key);
-        cJSON_AddStringToObject(j, "label", o->label);
-        cJSON_AddStringToObject(j, "op", op_str(o->op));
-        if (o->test == 'E') {
-            cJSON_AddNumberToObject(j, "val", o->v_val);
-            cJSON_AddNumberToObject(j, "ood", o->v_ood);
-            cJSON_AddNumberToObject(j, "value", fabs(o->v_val - o->v_ood));
-            cJSON_AddNumberToObject(j, "threshold", o->thr_val);
-        } else {
-            cJSON_AddNumberToObject(j, "val", o->v_val);
-            cJSON_AddNumberToObject(j, "threshold_val", o->thr_val);
-            cJSON_AddBoolToObject(j, "pass_val", o->pass_val);
-            cJSON_AddNumberToObject(j, "ood", o->v_ood);
-            cJSON_AddNumberToObject(j, "threshold_ood", o->thr_ood);
-            cJSON_AddBoolToObject(j, "pass_ood", o->pass_ood);
-        }
-        cJSON_AddBoolToObject(j, "pass", o->pass);
-        cJSON_AddItemToArray(gates, j);
-    }
+    for (int g = 0; g < LVT_EVAL_N_GATES; g++) cJSON_AddItemToArray(gates, gate_json(&r->gates[g]));
     cJSON_AddNumberToObject(root, "checks_passed", r->n_pass);
     cJSON_AddNumberToObject(root, "checks_failed", r->n_fail);
     cJSON_AddBoolToObject(root, "all_pass", r->all_pass);
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text) return lvt_errf(e, "cannot format the 5CAT JSON report");
-    /* write beside, then rename: an existing report is never left torn */
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        free(text);
-        return lvt_errf(e, "cannot write the 5CAT JSON report %s", path);
-    }
-    int bad = fputs(text, f) < 0 || fputc('\n', f) == EOF;
-    bad |= fclose(f) != 0;
+    int rc = write_report_text(path, text, e);
     free(text);
-    if (bad || rename(tmp, path) != 0) {
-        remove(tmp);
-        return lvt_errf(e, "cannot write the 5CAT JSON report %s", path);
-    }
-    return LVT_OK;
+    return rc;
 }
