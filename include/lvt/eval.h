@@ -111,6 +111,10 @@ int lvt_eval_run(const lvt_store *s, const lvt_predictor *p, const lvt_eval_opts
  * code as lvt_eval_run; out holds the metrics (a_cos_p1, a_margin, b_r1, ..., d_cos). */
 int lvt_eval_mini5cat(const lvt_store *s, lvt_model *m, int64_t samples, int batch, uint64_t seed,
                       lvt_eval_metrics *out, lvt_err *e);
+/* The same with the tests of the mask `tests` (LVT_EVAL_*): the trainer's validation runs test A
+ * alone (cos(+1) and margin(+1) per epoch). */
+int lvt_eval_mini5cat_tests(const lvt_store *s, lvt_model *m, int64_t samples, int batch, uint64_t seed,
+                            int tests, lvt_eval_metrics *out, lvt_err *e);
 
 /* ---- gates and the report ------------------------------------------------------------------ */
 

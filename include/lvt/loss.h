@@ -89,4 +89,16 @@ const float *lvt_loss_pred(const lvt_loss *l);
 /* Copy the term values of the last step to the host (synchronises). */
 void lvt_loss_read(lvt_loss *l, float terms[LVT_TERM_COUNT]);
 
+/* ---- validation on the host (docs/training.md, "Validation, per epoch") ---- */
+
+/* Sums over validation windows: Σ ||r - y||² / D (val_loss, on the raw output), Σ p·y (val_cos),
+ * Σ (p·y - p·c_{L-1}) (margin(+1 vs last)) and the window count. Additive across batches and
+ * ranks (one all-reduce of LVT_VAL_COUNT doubles); each metric is its sum / sums[LVT_VAL_WINDOWS]. */
+enum { LVT_VAL_MSE = 0, LVT_VAL_COS, LVT_VAL_MARGIN, LVT_VAL_WINDOWS, LVT_VAL_COUNT };
+
+/* Add n windows to sums: raw and pred are the model's raw and unit outputs [n, D], ctx the
+ * contexts [n, L, D] and target [n, D], all host memory; per window in double, window order. */
+void lvt_loss_val_sums(double sums[LVT_VAL_COUNT], const float *raw, const float *pred,
+                       const float *ctx, const float *target, int n, int L, int D);
+
 #endif

@@ -1,5 +1,6 @@
 /* eval_model.c — a transformer (lvt_model) as a 5CAT predictor: host batches are uploaded to the
- * model's backend, forwarded in eval mode and the unit predictions copied back. */
+ * model's backend, forwarded in eval mode and the unit predictions copied back; and the trainer's
+ * mini-5CAT, the battery over that predictor. */
 #include <string.h>
 
 #include "lvt/eval.h"
@@ -49,15 +50,15 @@ void lvt_model_predictor_free(lvt_model_predictor *mp) {
     memset(mp, 0, sizeof *mp);
 }
 
-int lvt_eval_mini5cat(const lvt_store *s, lvt_model *m, int64_t samples, int batch, uint64_t seed,
-                      lvt_eval_metrics *out, lvt_err *e) {
+int lvt_eval_mini5cat_tests(const lvt_store *s, lvt_model *m, int64_t samples, int batch, uint64_t seed,
+                            int tests, lvt_eval_metrics *out, lvt_err *e) {
     lvt_eval_opts o;
     lvt_eval_opts_default(&o);
     o.max_samples = samples;
     o.batch = batch;
     o.seed = seed;
     o.context_len = m->cfg.context_len;
-    o.tests = LVT_EVAL_A | LVT_EVAL_B | LVT_EVAL_C | LVT_EVAL_D;
+    o.tests = tests;
     if (s->dim != m->cfg.dim)
         return lvt_errf(e, "mini-5CAT: model dimension %d does not match the store's D = %d", m->cfg.dim,
                         s->dim);
@@ -67,4 +68,10 @@ int lvt_eval_mini5cat(const lvt_store *s, lvt_model *m, int64_t samples, int bat
     int rc = lvt_eval_run(s, &p, &o, out, e);
     lvt_model_predictor_free(&mp);
     return rc ? lvt_err_prefix(e, "mini-5CAT") : LVT_OK;
+}
+
+int lvt_eval_mini5cat(const lvt_store *s, lvt_model *m, int64_t samples, int batch, uint64_t seed,
+                      lvt_eval_metrics *out, lvt_err *e) {
+    return lvt_eval_mini5cat_tests(s, m, samples, batch, seed, LVT_EVAL_A | LVT_EVAL_B | LVT_EVAL_C | LVT_EVAL_D,
+                                   out, e);
 }

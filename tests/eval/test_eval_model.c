@@ -1,6 +1,7 @@
 /* test_eval_model.c — a transformer as a 5CAT predictor: the model predictor gives unit rows,
  * its chunking (cap smaller than the battery's batch) does not change the metrics, the numpy
- * reference agrees with the battery on the model's dumped predictions, and `lvt eval --model`
+ * reference agrees with the battery on the model's dumped predictions, the mini-5CAT (A-D, and A
+ * alone as the trainer's validation runs it) is the battery, and `lvt eval --model`
  * on a saved checkpoint reports the same metrics as the in-process battery. */
 #include "testutil.h"
 
@@ -129,6 +130,33 @@ int main(void) {
               fabs(mini.b_mrr - m64.b_mrr) < 1e-9 && fabs(mini.c_reversed - m64.c_reversed) < 1e-9 &&
               fabs(mini.d_cos - m64.d_cos) < 1e-9,
           "mini-5CAT differs from the battery: cos %f/%f", mini.a_cos_p1, m64.a_cos_p1);
+
+    /* the trainer's validation runs test A alone through lvt_eval_mini5cat_tests: bit-identical
+     * to the battery with a model predictor of the same cap and opts.tests = A */
+    lvt_eval_metrics mini_a, ref_a;
+    CHECK(lvt_eval_mini5cat_tests(&s, &m, 150, 64, o.seed + 1, LVT_EVAL_A, &mini_a, &e) == LVT_OK,
+          "mini-5CAT A: %s", e.msg);
+    {
+        lvt_model_predictor mpa;
+        lvt_predictor pa;
+        CHECK(lvt_model_predictor_init(&mpa, &m, 64, &pa, &e) == LVT_OK, "%s", e.msg);
+        lvt_eval_opts oa;
+        lvt_eval_opts_default(&oa);
+        oa.max_samples = 150;
+        oa.batch = 64;
+        oa.seed = o.seed + 1;
+        oa.tests = LVT_EVAL_A;
+        CHECK(lvt_eval_run(&s, &pa, &oa, &ref_a, &e) == LVT_OK, "battery A: %s", e.msg);
+        lvt_model_predictor_free(&mpa);
+    }
+    CHECK(mini_a.tests == LVT_EVAL_A && mini_a.b_n == 0 && mini_a.c_n == 0 && mini_a.d_n == 0 &&
+              mini_a.n_selected == 150 && mini_a.a_n == ref_a.a_n,
+          "mini-5CAT A runs test A alone on the budget (a_n %lld / %lld)", (long long)mini_a.a_n,
+          (long long)ref_a.a_n);
+    CHECK(mini_a.a_cos_p1 == ref_a.a_cos_p1 && mini_a.a_margin == ref_a.a_margin &&
+              memcmp(mini_a.a_cos, ref_a.a_cos, sizeof ref_a.a_cos) == 0,
+          "mini-5CAT A differs from the battery: cos(+1) %.17g / %.17g", mini_a.a_cos_p1, ref_a.a_cos_p1);
+    CHECK(lvt_eval_mini5cat_tests(&s, &m, 150, 64, 1, 0, &mini_a, &e) == LVT_ERROR, "an empty test mask must fail");
 
     /* numpy recomputes the battery from the model's dumped predictions */
     const char *py = getenv("LVT_PYTHON"), *src = getenv("LVT_SOURCE_DIR"), *bin = getenv("LVT_BIN");
