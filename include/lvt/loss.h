@@ -58,7 +58,6 @@ typedef struct lvt_loss {
     float *diff;           /* [B, D] */
     float *vec;            /* per-sample vectors (private layout, a few rows of B floats) */
     float *scal;           /* scalars: terms, reduced sums, scratch */
-    float host_terms[LVT_TERM_COUNT];
     lvt_loss_reduce_fn reduce;
     void *reduce_ctx;
 } lvt_loss;
