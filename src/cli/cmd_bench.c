@@ -184,7 +184,7 @@ int cmd_bench(int argc, char **argv) {
         be->ops->axpy(be, -1.0f, dy, draw, ny);
         loss = be->ops->sumsq(be, draw, ny) / (double)ny;
         be->ops->scale(be, draw, 2.0f / (float)ny, ny);
-        if (lvt_model_backward2(&m, 0, draw, NULL, NULL, &e)) goto fail;
+        if (lvt_model_backward_raw_pred(&m, 0, draw, NULL, NULL, &e)) goto fail;
         be->ops->sync(be);
         double t1 = lvt_now();
         if (W > 1 && lvt_comm_barrier(&comm, &e)) goto fail;

@@ -112,14 +112,14 @@ static int backward(loss_step *st, lvt_err *e) {
     lvt_loss *l = st->l;
     if (st->md.full) {
         for (int h = st->H - 1; h >= 1; h--) {
-            if (lvt_model_backward2(st->m, h, NULL, loss_dpred(st, h), l->dctx, e)) return LVT_ERROR;
+            if (lvt_model_backward_raw_pred(st->m, h, NULL, loss_dpred(st, h), l->dctx, e)) return LVT_ERROR;
             /* ctx_h row L-j holds p_{h-j+1} (0-based PRED(h-j)) for j = 1..min(h, L) */
             for (int j = 1; j <= h && j <= L; j++)
                 st->o->scale_rows_add(st->be, NULL, 0, 1.0f, l->dctx + (size_t)(L - j) * D, L * D,
                                       loss_dpred(st, h - j), D, B, D);
         }
     }
-    return lvt_model_backward2(st->m, 0, l->draw, st->dp1, NULL, e);
+    return lvt_model_backward_raw_pred(st->m, 0, l->draw, st->dp1, NULL, e);
 }
 
 int lvt_loss_step(lvt_loss *l, lvt_model *m, const lvt_objective_cfg *obj,

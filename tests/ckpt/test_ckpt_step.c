@@ -56,7 +56,7 @@ int main(int argc, char **argv) {
         draw[i] = (float)(2.0 * r / ((double)B * D));
     }
     lvt_model_zero_grad(&m);
-    if (lvt_model_backward2(&m, 0, draw, NULL, NULL, &e)) {
+    if (lvt_model_backward_raw_pred(&m, 0, draw, NULL, NULL, &e)) {
         fprintf(stderr, "%s\n", e.msg);
         return 1;
     }
