@@ -47,7 +47,7 @@ static int out_open(pred_out *o, const char *path, int64_t n, int dim, lvt_err *
     o->n = n;
     o->dim = dim;
     o->h5 = o->dset = -1;
-    lvt_ckpt_tmp_path(path, o->tmp, sizeof o->tmp);
+    lvt_atomic_tmp_path(path, o->tmp, sizeof o->tmp);
     if (ends_with(path, ".npy")) {
         o->f = fopen(o->tmp, "wb");
         if (!o->f) return lvt_errf(e, "%s: cannot create the temporary output %s", path, o->tmp);
@@ -116,7 +116,7 @@ static int out_close(pred_out *o, const char *path, int ok, lvt_err *e) {
         if (ok) lvt_errf(e, "%s: writing the predictions failed", path);
         return LVT_ERROR;
     }
-    return lvt_ckpt_commit(o->tmp, path, e);
+    return lvt_atomic_commit(o->tmp, path, e);
 }
 
 /* ---- the command ------------------------------------------------------------------------------------ */

@@ -1,7 +1,7 @@
 /* inspect.c — the statistics behind `lvt inspect` (docs/synth.md): sizes, the article-length
  * distribution, adjacent coherence, the cos(ctx[i], target) profile over (sampled) windows,
  * the copy-last and context-mean baselines and the forward-signal score (docs/synth.md). */
-#include "lvt/synth.h"
+#include "lvt/inspect.h"
 
 #include <cblas.h>
 #include <math.h>

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "lvt/ckpt.h"
+#include "lvt/safetensors.h"
 
 static float *read_f32(const char *path, size_t n) {
     float *x = malloc(n * sizeof(float));
