@@ -53,8 +53,4 @@ int lvt_ckpt_load_any(const char *path, lvt_backend *be, int context_len_default
 /* True (1) when the file starts with the HDF5 signature, 0 otherwise (also when unreadable). */
 int lvt_file_is_hdf5(const char *path);
 
-/* The model shape of a run configuration (model.* and data.context_len). */
-struct lvt_config;
-void lvt_ckpt_model_cfg(const struct lvt_config *c, lvt_model_cfg *mc);
-
 #endif

@@ -102,4 +102,11 @@ int lvt_model_backward(lvt_model *m, int slot, const float *dpred, float *dctx, 
 
 void lvt_model_zero_grad(lvt_model *m);
 
+/* ---- from a run configuration (src/model/model_config.c) ------------------------------------------
+ * The one adapter from the config to what the model and the backends take: the shape (model.* and
+ * data.context_len) and train.math as the backends' math mode. */
+struct lvt_config;
+void lvt_model_cfg_from_config(const struct lvt_config *c, lvt_model_cfg *mc);
+lvt_math lvt_model_math_from_config(const struct lvt_config *c);
+
 #endif

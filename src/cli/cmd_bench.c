@@ -12,7 +12,6 @@
 
 #include "cli.h"
 #include "lvt/blas.h"
-#include "lvt/ckpt.h"
 #include "lvt/comm.h"
 #include "lvt/config.h"
 #include "lvt/model.h"
@@ -101,11 +100,7 @@ int cmd_bench(int argc, char **argv) {
         lvt_comm_finalize(&comm);
         return cli_fail("bench", "out of memory");
     }
-    int cfg_rc = lvt_config_load(c, cfg_path, &e);
-    for (int i = 0; i < n_sets && !cfg_rc; i++)
-        if ((cfg_rc = lvt_config_set(c, sets[i], &e))) lvt_err_prefix(&e, "--set %s", sets[i]);
-    if (!cfg_rc) cfg_rc = lvt_config_validate(c, &e);
-    if (cfg_rc) {
+    if (lvt_config_load_sets(c, cfg_path, sets, n_sets, &e)) {
         free(c);
         lvt_comm_finalize(&comm);
         return cli_fail("bench", "%s", e.msg);
@@ -113,11 +108,10 @@ int cmd_bench(int argc, char **argv) {
     const int W = comm.world, rank0 = comm.rank == 0;
     if (!model_ranks) model_ranks = W > 1 ? W : 8;
     if (!batch) batch = c->train.global_batch;
-    if (!backend) backend = c->train.backend;
-    lvt_math math = !strcmp(c->train.math, "bf16") ? LVT_MATH_BF16 : !strcmp(c->train.math, "tf32") ? LVT_MATH_TF32
-                                                                                                   : LVT_MATH_FP32;
+    if (!backend) backend = lvt_config_choice_name(LVT_CHOICE_BACKEND, c->train.backend);
+    lvt_math math = lvt_model_math_from_config(c);
     lvt_model_cfg mc;
-    lvt_ckpt_model_cfg(c, &mc);
+    lvt_model_cfg_from_config(c, &mc);
     const int B = (int)batch, L = mc.context_len, D = mc.dim;
 
     lvt_backend *be = NULL;
@@ -237,7 +231,7 @@ int cmd_bench(int argc, char **argv) {
                "\"forward\": {\"ms_per_step\": %.4f, \"steps_per_s\": %.4f, \"samples_per_s\": %.2f, \"gflops\": %.3f}, "
                "\"train\": {\"ms_per_step\": %.4f, \"steps_per_s\": %.4f, \"samples_per_s\": %.2f, \"gflops\": %.3f}, "
                "\"last_loss\": %.6g, \"last_grad_norm\": %.6g, ",
-               be->ops->name, c->train.math, B, steps, warm, m.n_params, mc.dim, mc.d_model, mc.n_layers,
+               be->ops->name, lvt_config_choice_name(LVT_CHOICE_MATH, c->train.math), B, steps, warm, m.n_params, mc.dim, mc.d_model, mc.n_layers,
                mc.n_heads, L, ff, fwd_ms, 1e3 / fwd_ms, B * 1e3 / fwd_ms, fwd_gf, train_ms, 1e3 / train_ms,
                B * 1e3 / train_ms, train_gf, loss, norm);
         char blas[320]; /* library, core, threads (docs/bench.md, "BLAS core selection") */

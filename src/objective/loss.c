@@ -55,15 +55,15 @@ void lvt_loss_read(lvt_loss *l, float terms[LVT_TERM_COUNT]) {
 static loss_modes read_modes(const lvt_objective_cfg *obj, int L) {
     loss_modes md;
     md.H = (obj->lambda_roll > 0 && obj->rollout_h > 1) ? obj->rollout_h : 1;
-    md.full = strcmp(obj->rollout_grad, "first") != 0;
-    md.truth = strcmp(obj->rollout_supervise, "truth") == 0;
-    md.adaptive = !strcmp(obj->adaptive_dir, "batch")    ? LOSS_ADAPT_BATCH
-                  : !strcmp(obj->adaptive_dir, "sample") ? LOSS_ADAPT_SAMPLE
-                                                         : LOSS_ADAPT_OFF;
-    md.ref_row = !strcmp(obj->dir_ref, "last") ? L - 1 : L - 2;
-    md.drop_mode = !strcmp(obj->context_drop_mode, "zero")   ? LVT_CONTEXT_DROP_ZERO
-                   : !strcmp(obj->context_drop_mode, "mean") ? LVT_CONTEXT_DROP_MEAN
-                                                             : LVT_CONTEXT_DROP_NOISE;
+    md.full = obj->rollout_grad != LVT_ROLLOUT_GRAD_FIRST;
+    md.truth = obj->rollout_supervise == LVT_SUPERVISE_TRUTH;
+    md.adaptive = obj->adaptive_dir == LVT_ADAPTIVE_BATCH    ? LOSS_ADAPT_BATCH
+                  : obj->adaptive_dir == LVT_ADAPTIVE_SAMPLE ? LOSS_ADAPT_SAMPLE
+                                                             : LOSS_ADAPT_OFF;
+    md.ref_row = obj->dir_ref == LVT_DIR_REF_LAST ? L - 1 : L - 2;
+    md.drop_mode = obj->context_drop_mode == LVT_CTX_DROP_ZERO   ? LVT_CONTEXT_DROP_ZERO
+                   : obj->context_drop_mode == LVT_CTX_DROP_MEAN ? LVT_CONTEXT_DROP_MEAN
+                                                                 : LVT_CONTEXT_DROP_NOISE;
     return md;
 }
 

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lvt/config.h"
 #include "lvt/safetensors.h"
 
 #define CKPT_FORMAT "lvt-checkpoint"
@@ -665,15 +664,4 @@ int lvt_ckpt_load_any(const char *path, lvt_backend *be, int context_len_default
         return LVT_ERROR;
     }
     return LVT_OK;
-}
-
-void lvt_ckpt_model_cfg(const lvt_config *c, lvt_model_cfg *mc) {
-    memset(mc, 0, sizeof *mc);
-    mc->dim = c->model.dim;
-    mc->d_model = c->model.d_model;
-    mc->n_heads = c->model.n_heads;
-    mc->n_layers = c->model.n_layers;
-    mc->ffn_mult = c->model.ffn_mult;
-    mc->context_len = c->data.context_len;
-    mc->dropout = (float)c->model.dropout;
 }
