@@ -179,8 +179,9 @@ void lvt_override_apply(const lvt_override *ov, lvt_objective_cfg *obj, double *
 
 /* ---- additions (config module) ------------------------------------------------------------- */
 
-/* What `lvt config`, `lvt train` and `lvt bench` do: defaults, the file, each "--set KEY=VALUE"
- * in order, then lvt_config_validate once (so --set may repair a cross-field conflict). */
+/* How every command loads its config (`lvt config`, `init`, `train`, `bench`): defaults, the
+ * file, each "--set KEY=VALUE" in order, then lvt_config_validate once (so --set may repair a
+ * cross-field conflict, and every command accepts exactly what `lvt config check` accepts). */
 int lvt_config_load_sets(lvt_config *c, const char *path, const char *const *sets, int n_sets,
                          lvt_err *e);
 
