@@ -3,7 +3,6 @@
  * src/train/bench.c (include/lvt/bench.h: the eval forward and a P1 training step, split into
  * compute | wait | all-reduce | optimiser under mpirun). With --bandwidth it prints the ring
  * all-reduce cost model 2(N-1)/N * bytes / bandwidth next to the measurement (docs/scaling.md). */
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "lvt/blas.h"
 #include "lvt/comm.h"
 #include "lvt/config.h"
+#include "lvt/json.h"
 
 static void usage(void) {
     printf("usage: lvt bench CONFIG.json [--steps N] [--batch B] [--warmup W] [--backend cpu|cuda|auto]\n"
@@ -104,10 +104,10 @@ static void print_json(const lvt_bench_result *r, const char *math, const ring_m
     } else {
         cJSON_AddNullToObject(o, "model");
     }
-    char *text = cJSON_PrintUnformatted(o);
+    char *text = lvt_json_line(o);
     cJSON_Delete(o);
     if (text) printf("%s\n", text);
-    cJSON_free(text);
+    free(text);
 }
 
 static void print_text(const lvt_bench_result *r, const ring_model *rm) {

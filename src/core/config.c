@@ -10,9 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "config_table.h"
+#include "lvt/json.h"
 
 /* ---- the table ----------------------------------------------------------------------------------- */
 
@@ -597,114 +596,10 @@ static cJSON *section_json(const lvt_config *c, const char *base, const cfg_sect
     return o;
 }
 
-/* ---- the echo's layout --------------------------------------------------------------------------
- * The tree is cJSON's; the layout is the one `lvt config show` has always printed (and that a
- * checkpoint's /config stores): sections as indented blocks, one line per phase or tripwire,
- * short arrays and the knob objects inline with ", " and ": ". */
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = 2 * b->cap + n + 1;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void sb_indent(sbuf *b, int n) {
-    for (int i = 0; i < n; i++) sb_put(b, " ", 1);
-}
-
-/* A string, quoted and escaped by cJSON. */
-static void sb_json_string(sbuf *b, const char *s) {
-    cJSON *tmp = cJSON_CreateString(s);
-    char *q = tmp ? cJSON_PrintUnformatted(tmp) : NULL;
-    if (q) sb_str(b, q);
-    else b->oom = 1;
-    cJSON_free(q);
-    cJSON_Delete(tmp);
-}
-
-/* One line: {"k": v, ...}, [a, b], or a scalar. */
-static void sb_inline(sbuf *b, const cJSON *v) {
-    if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
-        int obj = cJSON_IsObject(v);
-        sb_str(b, obj ? "{" : "[");
-        for (const cJSON *c = v->child; c; c = c->next) {
-            if (obj) {
-                sb_json_string(b, c->string);
-                sb_str(b, ": ");
-            }
-            sb_inline(b, c);
-            if (c->next) sb_str(b, ", ");
-        }
-        sb_str(b, obj ? "}" : "]");
-    } else if (cJSON_IsRaw(v)) {
-        sb_str(b, v->valuestring);
-    } else if (cJSON_IsString(v)) {
-        sb_json_string(b, v->valuestring);
-    } else if (cJSON_IsBool(v)) {
-        sb_str(b, cJSON_IsTrue(v) ? "true" : "false");
-    } else {
-        sb_str(b, "null");
-    }
-}
-
-/* A section object as a block whose members are indented by indent + 2: a nested section is a
- * block again, a list of objects has one per line, anything else is inline. */
-static void sb_block(sbuf *b, const cJSON *obj, int indent) {
-    sb_str(b, "{\n");
-    for (const cJSON *c = obj->child; c; c = c->next) {
-        sb_indent(b, indent + 2);
-        sb_json_string(b, c->string);
-        sb_str(b, ": ");
-        if (cJSON_IsObject(c)) {
-            sb_block(b, c, indent + 2);
-        } else if (cJSON_IsArray(c) && cJSON_IsObject(c->child)) {
-            sb_str(b, "[\n");
-            for (const cJSON *it = c->child; it; it = it->next) {
-                sb_indent(b, indent + 4);
-                sb_inline(b, it);
-                sb_str(b, it->next ? ",\n" : "\n");
-            }
-            sb_indent(b, indent + 2);
-            sb_str(b, "]");
-        } else {
-            sb_inline(b, c);
-        }
-        sb_str(b, c->next ? ",\n" : "\n");
-    }
-    sb_indent(b, indent);
-    sb_str(b, "}");
-}
-
 char *lvt_config_to_json(const lvt_config *c) {
+    /* the block layout `lvt config show` has always printed (and a checkpoint's /config stores) */
     cJSON *root = section_json(c, (const char *)c, &CFG_ROOT);
-    sbuf b = {NULL, 0, 0, root == NULL};
-    if (root) {
-        sb_block(&b, root, 0);
-        sb_str(&b, "\n");
-    }
+    char *text = root ? lvt_json_block(root) : NULL;
     cJSON_Delete(root);
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
-    return b.p;
+    return text;
 }

@@ -2,9 +2,9 @@
  * distribution, adjacent coherence, the cos(ctx[i], target) profile over (sampled) windows,
  * the copy-last and context-mean baselines and the forward-signal score (docs/synth.md). */
 #include "lvt/inspect.h"
+#include "lvt/json.h"
 
 #include <cblas.h>
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,10 +264,10 @@ static cJSON *inspect_json(const char *path, const lvt_inspect_stats *st) {
 
 static void print_json(FILE *f, const char *path, const lvt_inspect_stats *st) {
     cJSON *o = inspect_json(path, st);
-    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    char *text = o ? lvt_json_line(o) : NULL;
     cJSON_Delete(o);
     if (text) fprintf(f, "%s\n", text);
-    cJSON_free(text);
+    free(text);
 }
 
 static void human_num(FILE *f, double v) {
