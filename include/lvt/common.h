@@ -35,4 +35,11 @@ void *lvt_calloc(size_t n, size_t size, lvt_err *e);
 /* Monotonic wall clock in seconds. */
 double lvt_now(void);
 
+/* Atomic file replacement, for every writer of a result file (checkpoints, safetensors,
+ * predictions): write to lvt_atomic_tmp_path(path) ("<dir>/.<base>.tmp.<pid>", same directory),
+ * then lvt_atomic_commit fsyncs it, renames it over path and fsyncs the directory. On failure
+ * the temporary file is removed and an existing file at path is left untouched. */
+void lvt_atomic_tmp_path(const char *path, char *out, size_t cap);
+int lvt_atomic_commit(const char *tmp, const char *path, lvt_err *e);
+
 #endif

@@ -1,5 +1,7 @@
 /* config.h — the run configuration: JSON (cJSON) -> typed struct, defaults, validation, --set
- * overrides and the resolved echo. Every knob (docs/config.md) lives here. */
+ * overrides and the resolved echo. Every knob (docs/config.md) lives here. Choice keys are enums
+ * from load time on: the JSON spellings ("full", "first", ...) exist only inside the config
+ * module (lvt_config_choice_name gives them back for messages and logs). */
 #ifndef LVT_CONFIG_H
 #define LVT_CONFIG_H
 
@@ -10,24 +12,55 @@
 #define LVT_MAX_PHASES 32
 #define LVT_MAX_TRIPWIRES 32
 
+/* ---- the choice keys (their JSON spellings in the comments; defaults in docs/config.md) ------- */
+
+typedef enum { LVT_ARCH_TRANSFORMER } lvt_model_arch;                              /* "transformer" */
+typedef enum { LVT_SHARD_REPLICATE, LVT_SHARD_ARTICLES } lvt_data_shard;           /* "replicate" | "articles" */
+typedef enum { LVT_BACKEND_AUTO, LVT_BACKEND_CPU, LVT_BACKEND_CUDA } lvt_train_backend; /* "auto" | "cpu" | "cuda" */
+/* train.math; the model module maps it onto the backends' lvt_math (lvt_model_math_from_config) */
+typedef enum { LVT_TRAIN_MATH_FP32, LVT_TRAIN_MATH_TF32, LVT_TRAIN_MATH_BF16 } lvt_train_math; /* "fp32" | "tf32" | "bf16" */
+/* optim.schedule (the optimiser uses this enum itself) */
+typedef enum { LVT_SCHED_CONSTANT = 0, LVT_SCHED_PLATEAU = 1, LVT_SCHED_COSINE = 2 } lvt_sched_kind; /* "constant" | "plateau" | "cosine" */
+typedef enum { LVT_ROLLOUT_GRAD_FULL, LVT_ROLLOUT_GRAD_FIRST } lvt_rollout_grad;   /* "full" | "first" */
+typedef enum { LVT_SUPERVISE_FLAT, LVT_SUPERVISE_TRUTH } lvt_rollout_supervise;    /* "flat" | "truth" */
+typedef enum { LVT_DIR_REF_PREV, LVT_DIR_REF_LAST } lvt_dir_ref;                   /* "prev" | "last" */
+typedef enum { LVT_ADAPTIVE_BATCH, LVT_ADAPTIVE_SAMPLE, LVT_ADAPTIVE_OFF } lvt_adaptive_dir; /* "batch" | "sample" | "off" */
+/* objective.context_drop_mode; the loss maps it onto the backends' lvt_context_drop_mode (ops.h) */
+typedef enum { LVT_CTX_DROP_NOISE, LVT_CTX_DROP_ZERO, LVT_CTX_DROP_MEAN } lvt_ctx_drop_mode; /* "noise" | "zero" | "mean" */
+/* the metric of a tripwire condition (docs/training.md) */
+typedef enum {
+    LVT_METRIC_VAL_COS, LVT_METRIC_VAL_LOSS, LVT_METRIC_MARGIN, LVT_METRIC_VAL_COS_DROP_PCT, LVT_METRIC_TRAIN_LOSS
+} lvt_tripwire_metric; /* "val_cos" | "val_loss" | "margin" | "val_cos_drop_pct" | "train_loss" */
+
+/* Which enum a name is asked for (lvt_config_choice_name). */
+typedef enum {
+    LVT_CHOICE_ARCH, LVT_CHOICE_SHARD, LVT_CHOICE_BACKEND, LVT_CHOICE_MATH, LVT_CHOICE_SCHEDULE,
+    LVT_CHOICE_ROLLOUT_GRAD, LVT_CHOICE_ROLLOUT_SUPERVISE, LVT_CHOICE_DIR_REF, LVT_CHOICE_ADAPTIVE_DIR,
+    LVT_CHOICE_CONTEXT_DROP_MODE, LVT_CHOICE_METRIC
+} lvt_choice;
+
+/* The JSON spelling of value v of a choice key ("first" for LVT_CHOICE_ROLLOUT_GRAD,
+ * LVT_ROLLOUT_GRAD_FIRST); "?" for a value outside the enum. */
+const char *lvt_config_choice_name(lvt_choice which, int v);
+
 /* The objective knobs (docs/loss.md). Curriculum phases and tripwires override these same names. */
 typedef struct lvt_objective_cfg {
     int rollout_h;              /* 0 = no rollout term */
     double lambda_roll;
-    char rollout_grad[16];      /* "full" | "first" */
-    char rollout_supervise[16]; /* "flat" | "truth" */
+    lvt_rollout_grad rollout_grad;
+    lvt_rollout_supervise rollout_supervise;
     double flat_threshold;
     double flat_scale;
     double lambda_dir;
     double margin_dir;
-    char dir_ref[16];           /* "prev" | "last" */
-    char adaptive_dir[16];      /* "batch" | "sample" | "off" */
+    lvt_dir_ref dir_ref;
+    lvt_adaptive_dir adaptive_dir;
     double lambda_fut;
     double margin_fut;
     double lambda_ac;
     double margin_ac;
     double context_drop_p;
-    char context_drop_mode[16]; /* "noise" | "zero" | "mean" */
+    lvt_ctx_drop_mode context_drop_mode;
 } lvt_objective_cfg;
 
 /* A knob override set: which objective fields (and lr) a phase or tripwire sets. */
@@ -57,7 +90,7 @@ typedef enum { LVT_CMP_GT, LVT_CMP_GE, LVT_CMP_LT, LVT_CMP_LE } lvt_cmp;
 
 typedef struct lvt_tripwire {
     int epoch_lo, epoch_hi;
-    char metric[32]; /* val_cos | val_loss | margin | val_cos_drop_pct | train_loss */
+    lvt_tripwire_metric metric;
     lvt_cmp op;
     double value;
     char cond_text[128];
@@ -67,7 +100,7 @@ typedef struct lvt_tripwire {
 
 typedef struct lvt_config {
     struct {
-        char arch[LVT_NAME_MAX]; /* "transformer" */
+        lvt_model_arch arch;
         int dim, d_model, n_heads, n_layers, ffn_mult;
         double dropout;
     } model;
@@ -75,15 +108,15 @@ typedef struct lvt_config {
         char train[LVT_PATH_MAX], val[LVT_PATH_MAX], ood[LVT_PATH_MAX];
         int context_len;
         int normalize;
-        char shard[16]; /* "replicate" | "articles" */
+        lvt_data_shard shard;
         int cross_article;
     } data;
     struct {
         int epochs, global_batch, micro_batch;
         long max_steps;
         unsigned long long seed;
-        char backend[16]; /* "auto" | "cpu" | "cuda" */
-        char math[16];    /* "fp32" | "tf32" | "bf16" */
+        lvt_train_backend backend;
+        lvt_train_math math;
         int log_every;
         double grad_clip;
         int grad_accum;   /* 0 = derived from global/micro/world */
@@ -91,7 +124,7 @@ typedef struct lvt_config {
     } train;
     struct {
         double lr, beta1, beta2, eps, weight_decay;
-        char schedule[16]; /* "plateau" | "cosine" | "constant" */
+        lvt_sched_kind schedule;
         double plateau_factor;
         int plateau_patience;
         double plateau_threshold;
@@ -107,7 +140,7 @@ typedef struct lvt_config {
     } eval;
     struct {
         char run_dir[LVT_PATH_MAX];
-        char keep_epochs[32]; /* "all" or a count, e.g. "3" */
+        int keep_epochs; /* epoch checkpoints to keep; 0 = "all" */
     } output;
 } lvt_config;
 
@@ -146,8 +179,9 @@ void lvt_override_apply(const lvt_override *ov, lvt_objective_cfg *obj, double *
 
 /* ---- additions (config module) ------------------------------------------------------------- */
 
-/* What `lvt config`, `lvt train` and `lvt bench` do: defaults, the file, each "--set KEY=VALUE"
- * in order, then lvt_config_validate once (so --set may repair a cross-field conflict). */
+/* How every command loads its config (`lvt config`, `init`, `train`, `bench`): defaults, the
+ * file, each "--set KEY=VALUE" in order, then lvt_config_validate once (so --set may repair a
+ * cross-field conflict, and every command accepts exactly what `lvt config check` accepts). */
 int lvt_config_load_sets(lvt_config *c, const char *path, const char *const *sets, int n_sets,
                          lvt_err *e);
 

@@ -1,7 +1,7 @@
 /* convert.h — `lvt convert` (docs/convert.md): reading NumPy .npy arrays and .npz archives (our own
- * .npy header parser, libzip for the zip container) and turning the three input layouts
- * (articles NPZ, sequences NPZ, raw .npy) into HDF5 article stores, optionally split by
- * article-id ranges. The layouts and every rule are documented in docs/convert.md. */
+ * .npy header parser, libzip for the zip container), writing float32 .npy matrices, and turning
+ * the three input layouts (articles NPZ, sequences NPZ, raw .npy) into HDF5 article stores,
+ * optionally split by article-id ranges. The layouts and every rule are in docs/convert.md. */
 #ifndef LVT_CONVERT_H
 #define LVT_CONVERT_H
 
@@ -61,6 +61,22 @@ int lvt_npy_read_i64(lvt_npy_stream *s, int64_t *dst, int64_t n, lvt_err *e);
 int lvt_npy_stream_header(lvt_npy_stream *s, lvt_err *e);
 
 void lvt_npy_close(lvt_npy_stream *s);
+
+/* A sequential writer of a float32 .npy array of shape (rows, cols) (format 1.0). It writes a
+ * temporary file beside path; lvt_npy_finish(ok = 1) checks that every row was written and
+ * renames it into place atomically, lvt_npy_finish(ok = 0) discards it. */
+typedef struct lvt_npy_writer {
+    FILE *f;
+    char path[1024];
+    char tmp[1100];
+    int64_t rows, done;
+    int cols;
+} lvt_npy_writer;
+
+int lvt_npy_create_f32(lvt_npy_writer *w, const char *path, int64_t rows, int cols, lvt_err *e);
+/* Append count rows of cols floats. */
+int lvt_npy_write_rows(lvt_npy_writer *w, const float *x, int64_t count, lvt_err *e);
+int lvt_npy_finish(lvt_npy_writer *w, int ok, lvt_err *e);
 
 /* ---- .npz archives ------------------------------------------------------------------------ */
 

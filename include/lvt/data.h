@@ -1,5 +1,6 @@
-/* data.h — the HDF5 article store (docs/formats.md), the window index, the seeded epoch
- * permutation and global-batch slicing, and batch assembly into contiguous arrays. */
+/* data.h — the HDF5 article store (docs/formats.md) and the HDF5 row files of `lvt predict`, the
+ * window index, the seeded epoch permutation and global-batch slicing, and batch assembly into
+ * contiguous arrays. */
 #ifndef LVT_DATA_H
 #define LVT_DATA_H
 
@@ -45,6 +46,25 @@ int lvt_store_read_offsets(const char *path, int64_t **offsets, int64_t *n_artic
 int lvt_store_check(const lvt_store *s, const char *name, lvt_err *e);
 
 void lvt_store_free(lvt_store *s);
+
+/* A row file: an HDF5 file holding a float32 [rows, cols] dataset written in blocks of rows, and
+ * int64 vectors of length rows beside it (`lvt predict`: /predictions, /window_article,
+ * /window_row). Written to a temporary file beside path; lvt_rows_h5_finish(ok = 1) renames it
+ * into place atomically, lvt_rows_h5_finish(ok = 0) discards it. */
+typedef struct lvt_rows_h5 {
+    int64_t file, dset; /* HDF5 ids; -1 when closed */
+    char path[1024];
+    char tmp[1100];
+    int64_t rows;
+    int cols;
+} lvt_rows_h5;
+
+int lvt_rows_h5_create(lvt_rows_h5 *w, const char *path, const char *dataset, int64_t rows, int cols, lvt_err *e);
+/* Rows [row0, row0 + count) from x [count, cols]. */
+int lvt_rows_h5_write(lvt_rows_h5 *w, int64_t row0, const float *x, int64_t count, lvt_err *e);
+/* An int64 dataset of length rows. */
+int lvt_rows_h5_write_i64(lvt_rows_h5 *w, const char *dataset, const int64_t *v, lvt_err *e);
+int lvt_rows_h5_finish(lvt_rows_h5 *w, int ok, lvt_err *e);
 
 /* ---- windows ---------------------------------------------------------------------------- */
 

@@ -90,15 +90,23 @@ const float *lvt_model_pred(const lvt_model *m, int slot);
  * NULL for an unknown name, layer or slot. */
 const float *lvt_model_saved(const lvt_model *m, int slot, int layer, const char *name);
 
-/* backward of the slot's last forward: dpred = dL/dp [B, D] (may be NULL), draw = dL/dr [B, D]
- * (may be NULL; added to the gradient flowing back through the normalisation). Accumulates into
- * m->grads (call lvt_model_zero_grad first). Writes dctx = dL/dctx [B, L, D] when non-NULL
- * (overwritten, not accumulated). Slots may be back-propagated in any order, each once per
- * forward; the slot's activations stay valid until its next forward. */
-int lvt_model_backward2(lvt_model *m, int slot, const float *draw, const float *dpred, float *dctx,
-                        lvt_err *e);
+/* backward of the slot's last forward from the gradients of both outputs: dpred = dL/dp [B, D]
+ * (may be NULL), draw = dL/dr [B, D] (may be NULL; added to the gradient flowing back through the
+ * normalisation). Accumulates into m->grads (call lvt_model_zero_grad first). Writes
+ * dctx = dL/dctx [B, L, D] when non-NULL (overwritten, not accumulated). Slots may be
+ * back-propagated in any order, each once per forward; the slot's activations stay valid until
+ * its next forward. lvt_model_backward is the same with draw = NULL. */
+int lvt_model_backward_raw_pred(lvt_model *m, int slot, const float *draw, const float *dpred,
+                                float *dctx, lvt_err *e);
 int lvt_model_backward(lvt_model *m, int slot, const float *dpred, float *dctx, lvt_err *e);
 
 void lvt_model_zero_grad(lvt_model *m);
+
+/* ---- from a run configuration (src/model/model_config.c) ------------------------------------------
+ * The one adapter from the config to what the model and the backends take: the shape (model.* and
+ * data.context_len) and train.math as the backends' math mode. */
+struct lvt_config;
+void lvt_model_cfg_from_config(const struct lvt_config *c, lvt_model_cfg *mc);
+lvt_math lvt_model_math_from_config(const struct lvt_config *c);
 
 #endif

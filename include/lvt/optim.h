@@ -9,11 +9,8 @@
 #define LVT_OPTIM_H
 
 #include "lvt/common.h"
+#include "lvt/config.h" /* lvt_sched_kind: optim.schedule, typed at load time */
 #include "lvt/ops.h"
-
-struct lvt_config;
-
-typedef enum { LVT_SCHED_CONSTANT = 0, LVT_SCHED_PLATEAU = 1, LVT_SCHED_COSINE = 2 } lvt_sched_kind;
 
 typedef struct lvt_optim_hparams {
     double lr;            /* base learning rate */
@@ -85,6 +82,5 @@ double lvt_cosine_lr(const lvt_optim_hparams *hp, long step);
 void lvt_optim_reset(lvt_optim *o);
 
 const char *lvt_sched_name(lvt_sched_kind k);
-int lvt_sched_parse(const char *s, lvt_sched_kind *k, lvt_err *e);
 
 #endif

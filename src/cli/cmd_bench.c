@@ -1,23 +1,19 @@
-/* cmd_bench.c — `lvt bench CONFIG.json [--steps N] [--batch B] [--json]`: times the eval forward
- * pass and a P1 training step (train-mode forward, MSE on raw, backward, global-norm clip, AdamW)
- * on synthetic random inputs at the config's model shape; warm-up steps are excluded. FLOPs are
- * counted analytically (docs/bench.md): matmuls only, backward = 2 x forward. Under mpirun the
- * step is data-parallel (B per rank) and split into compute, wait (barrier: load imbalance),
- * all-reduce of the flat gradient and optimiser; with --bandwidth it prints the ring all-reduce
- * cost model 2(N-1)/N * bytes / bandwidth next to the measurement (docs/scaling.md). */
+/* cmd_bench.c — `lvt bench CONFIG.json [--steps N] [--batch B] [--json] ...`: the arguments, the
+ * config, and the report (text, or JSON built with cJSON) of the measurement in
+ * src/train/bench.c (include/lvt/bench.h: the eval forward and a P1 training step, split into
+ * compute | wait | all-reduce | optimiser under mpirun). With --bandwidth it prints the ring
+ * all-reduce cost model 2(N-1)/N * bytes / bandwidth next to the measurement (docs/scaling.md). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "lvt/bench.h"
 #include "lvt/blas.h"
-#include "lvt/ckpt.h"
 #include "lvt/comm.h"
 #include "lvt/config.h"
-#include "lvt/model.h"
-#include "lvt/optim.h"
-#include "lvt/rng.h"
+#include "lvt/json.h"
 
 static void usage(void) {
     printf("usage: lvt bench CONFIG.json [--steps N] [--batch B] [--warmup W] [--backend cpu|cuda|auto]\n"
@@ -39,14 +35,161 @@ static void usage(void) {
            "compute time (docs/scaling.md).\n");
 }
 
-/* Matmul FLOPs of one eval forward per sample (multiply-add = 2). */
-static double forward_flops_per_sample(const lvt_model_cfg *c) {
-    double L = c->context_len, D = c->dim, d = c->d_model, F = (double)c->ffn_mult * c->d_model;
-    double input_proj = 2 * L * D * d;
-    double attn = 2 * L * d * 3 * d + 2 * L * L * d * 2 + 2 * L * d * d; /* projections, QK^T, PV, out */
-    double ffn = 2 * L * d * F * 2;
-    double head = 2 * d * d + 2 * d * D;
-    return input_proj + c->n_layers * (2 * attn + ffn) + head;
+/* The ring all-reduce model of --bandwidth (ranks 0: not asked for). */
+typedef struct ring_model {
+    long long ranks;
+    double bandwidth_gbps, allreduce_ms, efficiency;
+} ring_model;
+
+/* A number in the report's fixed format (the precision it has always had); null when not finite. */
+static void add_num(cJSON *o, const char *key, const char *fmt, double v) {
+    char buf[64];
+    if (!isfinite(v)) {
+        cJSON_AddNullToObject(o, key);
+        return;
+    }
+    snprintf(buf, sizeof buf, fmt, v);
+    cJSON_AddRawToObject(o, key, buf);
+}
+
+static cJSON *phase_json(double ms, int B, double gflops) {
+    cJSON *o = cJSON_CreateObject();
+    add_num(o, "ms_per_step", "%.4f", ms);
+    add_num(o, "steps_per_s", "%.4f", 1e3 / ms);
+    add_num(o, "samples_per_s", "%.2f", B * 1e3 / ms);
+    add_num(o, "gflops", "%.3f", gflops);
+    return o;
+}
+
+static void print_json(const lvt_bench_result *r, const char *math, const ring_model *rm) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "impl", "lvt");
+    cJSON_AddStringToObject(o, "backend", r->backend);
+    cJSON_AddStringToObject(o, "math", math);
+    cJSON_AddNumberToObject(o, "batch", r->batch);
+    cJSON_AddNumberToObject(o, "steps", (double)r->steps);
+    cJSON_AddNumberToObject(o, "warmup", (double)r->warmup);
+    add_num(o, "n_params", "%.0f", (double)r->n_params);
+    cJSON_AddNumberToObject(o, "dim", r->model.dim);
+    cJSON_AddNumberToObject(o, "d_model", r->model.d_model);
+    cJSON_AddNumberToObject(o, "n_layers", r->model.n_layers);
+    cJSON_AddNumberToObject(o, "n_heads", r->model.n_heads);
+    cJSON_AddNumberToObject(o, "context_len", r->model.context_len);
+    add_num(o, "flops_fwd_per_sample", "%.0f", r->flops_fwd_per_sample);
+    cJSON_AddItemToObject(o, "forward", phase_json(r->fwd_ms, r->batch, r->fwd_gflops));
+    cJSON_AddItemToObject(o, "train", phase_json(r->train_ms, r->batch, r->train_gflops));
+    add_num(o, "last_loss", "%.6g", r->last_loss);
+    add_num(o, "last_grad_norm", "%.6g", r->last_grad_norm);
+    char blas[320]; /* library, core, threads (docs/bench.md, "BLAS core selection") */
+    lvt_blas_json(blas, sizeof blas);
+    cJSON *bj = cJSON_Parse(blas);
+    cJSON_AddItemToObject(o, "blas", bj ? bj : cJSON_CreateNull());
+    cJSON_AddNumberToObject(o, "world", r->world);
+    cJSON_AddStringToObject(o, "comm", r->comm);
+    add_num(o, "grad_bytes", "%.0f", r->grad_bytes);
+    cJSON_AddBoolToObject(o, "params_in_sync", r->params_in_sync);
+    cJSON *sp = cJSON_AddObjectToObject(o, "split");
+    add_num(sp, "compute_ms", "%.4f", r->compute_ms);
+    add_num(sp, "wait_ms", "%.4f", r->wait_ms);
+    add_num(sp, "allreduce_ms", "%.4f", r->allreduce_ms);
+    add_num(sp, "optim_ms", "%.4f", r->optim_ms);
+    add_num(sp, "step_ms", "%.4f", r->step_ms);
+    add_num(sp, "allreduce_busbw_gbps", "%.4f", r->allreduce_busbw_gbps);
+    if (rm->ranks) {
+        cJSON *m = cJSON_AddObjectToObject(o, "model");
+        cJSON_AddNumberToObject(m, "ranks", (double)rm->ranks);
+        add_num(m, "bandwidth_gbps", "%.4f", rm->bandwidth_gbps);
+        add_num(m, "allreduce_ms", "%.4f", rm->allreduce_ms);
+        add_num(m, "efficiency", "%.4f", rm->efficiency);
+    } else {
+        cJSON_AddNullToObject(o, "model");
+    }
+    char *text = lvt_json_line(o);
+    cJSON_Delete(o);
+    if (text) printf("%s\n", text);
+    free(text);
+}
+
+static void print_text(const lvt_bench_result *r, const ring_model *rm) {
+    const lvt_model_cfg *mc = &r->model;
+    const int B = r->batch, W = r->world;
+    printf("lvt bench: backend %s, batch %d, %zu parameters (D=%d d=%d layers=%d heads=%d L=%d), "
+           "%ld steps after %ld warm-up\n",
+           r->backend, B, r->n_params, mc->dim, mc->d_model, mc->n_layers, mc->n_heads, mc->context_len, r->steps,
+           r->warmup);
+    char blas[256];
+    lvt_blas_describe(blas, sizeof blas);
+    printf("  BLAS: %s\n", blas);
+    printf("  forward      %9.3f ms/step  %8.2f steps/s  %10.1f samples/s  %8.2f GFLOP/s\n", r->fwd_ms,
+           1e3 / r->fwd_ms, B * 1e3 / r->fwd_ms, r->fwd_gflops);
+    printf("  train (P1)   %9.3f ms/step  %8.2f steps/s  %10.1f samples/s  %8.2f GFLOP/s\n", r->train_ms,
+           1e3 / r->train_ms, B * 1e3 / r->train_ms, r->train_gflops);
+    printf("  (FLOPs: %.1f MFLOP per sample forward, x3 for a training step; last loss %.4g, grad norm %.4g)\n",
+           r->flops_fwd_per_sample * 1e-6, r->last_loss, r->last_grad_norm);
+    printf("  step split over %d rank%s (B=%d per rank, all-reduce: %s, gradient %.2f MB fp32), ms/step:\n", W,
+           W > 1 ? "s" : "", B, r->comm, r->grad_bytes * 1e-6);
+    printf("    compute %.3f + wait %.3f + all-reduce %.3f + optimiser %.3f = %.3f (step %.3f)\n", r->compute_ms,
+           r->wait_ms, r->allreduce_ms, r->optim_ms, r->compute_ms + r->wait_ms + r->allreduce_ms + r->optim_ms,
+           r->step_ms);
+    if (W > 1)
+        printf("    all-reduce %.1f%% of the step, measured bus bandwidth %.3f GB/s; parameters %s across ranks\n",
+               100 * r->allreduce_ms / r->step_ms, r->allreduce_busbw_gbps, r->params_in_sync ? "identical" : "DIFFER");
+    if (rm->ranks)
+        printf("  ring model at N=%lld, %.2f GB/s: all-reduce %.3f ms = 2(N-1)/N x %.0f B / bandwidth; "
+               "efficiency with this compute %.1f%% (no overlap)\n",
+               rm->ranks, rm->bandwidth_gbps, rm->allreduce_ms, r->grad_bytes, 100 * rm->efficiency);
+}
+
+/* The flags; 0 on success, 1 after printing the error. */
+typedef struct bench_args {
+    const char *cfg_path;
+    const char *sets[64];
+    int n_sets, json;
+    lvt_bench_opts opts;
+    double bw_gbps;        /* 0: no ring model */
+    long long model_ranks; /* 0: the world size, or 8 in one process */
+} bench_args;
+
+static int parse_args(int argc, char **argv, bench_args *a) {
+    const char *steps_s = NULL, *batch_s = NULL, *warm_s = NULL, *bw_s = NULL, *ranks_s = NULL;
+    memset(a, 0, sizeof *a);
+    lvt_bench_opts_default(&a->opts);
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int r;
+        if ((r = cli_flag_value("bench", argc, argv, &i, "--steps", &steps_s)) ||
+            (r = cli_flag_value("bench", argc, argv, &i, "--batch", &batch_s)) ||
+            (r = cli_flag_value("bench", argc, argv, &i, "--warmup", &warm_s)) ||
+            (r = cli_flag_value("bench", argc, argv, &i, "--backend", &a->opts.backend)) ||
+            (r = cli_flag_value("bench", argc, argv, &i, "--bandwidth", &bw_s)) ||
+            (r = cli_flag_value("bench", argc, argv, &i, "--ranks", &ranks_s))) {
+            if (r < 0) return 1;
+        } else if ((r = cli_flag_value("bench", argc, argv, &i, "--set", &v))) {
+            if (r < 0) return 1;
+            if (a->n_sets == 64) return cli_fail("bench", "too many --set options (at most 64)");
+            a->sets[a->n_sets++] = v;
+        } else if (!strcmp(argv[i], "--json")) {
+            a->json = 1;
+        } else if (argv[i][0] == '-') {
+            return cli_fail("bench", "unknown option '%s' (see lvt bench --help)", argv[i]);
+        } else if (!a->cfg_path) {
+            a->cfg_path = argv[i];
+        } else {
+            return cli_fail("bench", "unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (!a->cfg_path) return cli_fail("bench", "missing CONFIG.json (see lvt bench --help)");
+    long long steps = a->opts.steps, warm = a->opts.warmup, batch = 0;
+    if (steps_s && cli_parse_long("bench", "--steps", steps_s, 1, 1000000, &steps)) return 1;
+    if (warm_s && cli_parse_long("bench", "--warmup", warm_s, 0, 1000000, &warm)) return 1;
+    if (batch_s && cli_parse_long("bench", "--batch", batch_s, 1, 1 << 20, &batch)) return 1;
+    a->opts.steps = (long)steps;
+    a->opts.warmup = (long)warm;
+    a->opts.batch = (int)batch;
+    if (bw_s && cli_parse_double("bench", "--bandwidth", bw_s, &a->bw_gbps)) return 1;
+    if (bw_s && !(a->bw_gbps > 0)) return cli_fail("bench", "--bandwidth must be > 0 GB/s, got '%s'", bw_s);
+    if (ranks_s && cli_parse_long("bench", "--ranks", ranks_s, 1, 1 << 24, &a->model_ranks)) return 1;
+    return 0;
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -54,44 +197,8 @@ int cmd_bench(int argc, char **argv) {
         usage();
         return 0;
     }
-    const char *cfg_path = NULL, *steps_s = NULL, *batch_s = NULL, *warm_s = NULL, *backend = NULL;
-    const char *bw_s = NULL, *ranks_s = NULL;
-    const char *sets[64];
-    int n_sets = 0, json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        int r;
-        if ((r = cli_flag_value("bench", argc, argv, &i, "--steps", &steps_s)) ||
-            (r = cli_flag_value("bench", argc, argv, &i, "--batch", &batch_s)) ||
-            (r = cli_flag_value("bench", argc, argv, &i, "--warmup", &warm_s)) ||
-            (r = cli_flag_value("bench", argc, argv, &i, "--backend", &backend)) ||
-            (r = cli_flag_value("bench", argc, argv, &i, "--bandwidth", &bw_s)) ||
-            (r = cli_flag_value("bench", argc, argv, &i, "--ranks", &ranks_s))) {
-            if (r < 0) return 1;
-        } else if ((r = cli_flag_value("bench", argc, argv, &i, "--set", &v))) {
-            if (r < 0) return 1;
-            if (n_sets == 64) return cli_fail("bench", "too many --set options (at most 64)");
-            sets[n_sets++] = v;
-        } else if (!strcmp(argv[i], "--json")) {
-            json = 1;
-        } else if (argv[i][0] == '-') {
-            return cli_fail("bench", "unknown option '%s' (see lvt bench --help)", argv[i]);
-        } else if (!cfg_path) {
-            cfg_path = argv[i];
-        } else {
-            return cli_fail("bench", "unexpected argument '%s'", argv[i]);
-        }
-    }
-    if (!cfg_path) return cli_fail("bench", "missing CONFIG.json (see lvt bench --help)");
-    long long steps = 20, warm = 3, batch = 0;
-    if (steps_s && cli_parse_long("bench", "--steps", steps_s, 1, 1000000, &steps)) return 1;
-    if (warm_s && cli_parse_long("bench", "--warmup", warm_s, 0, 1000000, &warm)) return 1;
-    if (batch_s && cli_parse_long("bench", "--batch", batch_s, 1, 1 << 20, &batch)) return 1;
-    double bw_gbps = 0;
-    long long model_ranks = 0;
-    if (bw_s && cli_parse_double("bench", "--bandwidth", bw_s, &bw_gbps)) return 1;
-    if (bw_s && !(bw_gbps > 0)) return cli_fail("bench", "--bandwidth must be > 0 GB/s, got '%s'", bw_s);
-    if (ranks_s && cli_parse_long("bench", "--ranks", ranks_s, 1, 1 << 24, &model_ranks)) return 1;
+    bench_args a;
+    if (parse_args(argc, argv, &a)) return 1;
 
     lvt_err e = {{0}};
     lvt_comm comm;
@@ -101,201 +208,31 @@ int cmd_bench(int argc, char **argv) {
         lvt_comm_finalize(&comm);
         return cli_fail("bench", "out of memory");
     }
-    int cfg_rc = lvt_config_load(c, cfg_path, &e);
-    for (int i = 0; i < n_sets && !cfg_rc; i++)
-        if ((cfg_rc = lvt_config_set(c, sets[i], &e))) lvt_err_prefix(&e, "--set %s", sets[i]);
-    if (!cfg_rc) cfg_rc = lvt_config_validate(c, &e);
-    if (cfg_rc) {
+    if (lvt_config_load_sets(c, a.cfg_path, a.sets, a.n_sets, &e)) {
         free(c);
         lvt_comm_finalize(&comm);
         return cli_fail("bench", "%s", e.msg);
     }
-    const int W = comm.world, rank0 = comm.rank == 0;
-    if (!model_ranks) model_ranks = W > 1 ? W : 8;
-    if (!batch) batch = c->train.global_batch;
-    if (!backend) backend = c->train.backend;
-    lvt_math math = !strcmp(c->train.math, "bf16") ? LVT_MATH_BF16 : !strcmp(c->train.math, "tf32") ? LVT_MATH_TF32
-                                                                                                   : LVT_MATH_FP32;
-    lvt_model_cfg mc;
-    lvt_ckpt_model_cfg(c, &mc);
-    const int B = (int)batch, L = mc.context_len, D = mc.dim;
-
-    lvt_backend *be = NULL;
-    lvt_model m;
-    memset(&m, 0, sizeof m);
-    lvt_optim o;
-    memset(&o, 0, sizeof o);
-    float *hctx = NULL, *hy = NULL, *dctx = NULL, *dy = NULL, *draw = NULL;
-    int rc = 1;
-    if (lvt_backend_create(&be, backend, comm.local_rank, math, &e)) goto fail;
-    if (lvt_comm_device_init(&comm, be, &e)) goto fail;
-    if (lvt_model_create(&m, &mc, be, &e) || lvt_model_init(&m, c->train.seed, &e)) goto fail;
-    if (lvt_model_plan(&m, B, 1, &e)) goto fail;
-    lvt_optim_hparams hp;
-    if (lvt_optim_hparams_from_config(&hp, c, 1000000, &e)) goto fail;
-    if (lvt_optim_create(&o, &hp, be, m.n_params, &e)) goto fail;
-
-    /* Synthetic inputs: uniform [-1, 1) context rows and targets, from Philox (seeded); rank r
-     * takes rows after those of ranks < r, so ranks see different samples. */
-    size_t nctx = (size_t)B * L * D, ny = (size_t)B * D;
-    hctx = lvt_malloc(nctx * sizeof(float), &e);
-    hy = hctx ? lvt_malloc(ny * sizeof(float), &e) : NULL;
-    if (!hy) goto fail;
-    const uint64_t row0 = (uint64_t)comm.rank * (uint64_t)B;
-    for (size_t i = 0; i < nctx; i++)
-        hctx[i] = 2.0f * lvt_rng_unit(c->train.seed, 0, 7, row0 * L + i / D, i % D) - 1.0f;
-    for (size_t i = 0; i < ny; i++) hy[i] = 2.0f * lvt_rng_unit(c->train.seed, 0, 8, row0 + i / D, i % D) - 1.0f;
-    dctx = be->ops->alloc(be, nctx * sizeof(float), &e);
-    dy = dctx ? be->ops->alloc(be, ny * sizeof(float), &e) : NULL;
-    draw = dy ? be->ops->alloc(be, ny * sizeof(float), &e) : NULL;
-    if (!draw) goto fail;
-    be->ops->to_device(be, dctx, hctx, nctx * sizeof(float));
-    be->ops->to_device(be, dy, hy, ny * sizeof(float));
-
-    /* ---- forward ---- */
-    double t_fwd = 0;
-    for (long long s = 0; s < warm + steps; s++) {
-        if (s == warm) {
-            be->ops->sync(be);
-            t_fwd = lvt_now();
+    lvt_bench_result r;
+    int rc = lvt_bench_run(c, &a.opts, &comm, &r, &e);
+    if (rc != LVT_OK) {
+        if (comm.world > 1) {
+            fprintf(stderr, "lvt bench [rank %d]: %s\n", comm.rank, e.msg);
+            lvt_comm_abort(&comm, 1); /* never leave the other ranks waiting */
         }
-        if (lvt_model_forward(&m, 0, dctx, B, 0, NULL, NULL, &e)) goto fail;
-    }
-    be->ops->sync(be);
-    t_fwd = lvt_now() - t_fwd;
-
-    /* ---- P1 training step, split: compute | wait | all-reduce | optimiser ---- */
-    double t_train = 0, loss = 0, norm = 0;
-    double split[4] = {0, 0, 0, 0}; /* seconds summed over the timed steps */
-    for (long long s = 0; s < warm + steps; s++) {
-        if (s == warm) {
-            be->ops->sync(be);
-            if (lvt_comm_barrier(&comm, &e)) goto fail;
-            t_train = lvt_now();
-            memset(split, 0, sizeof split);
+        cli_fail("bench", "%s", e.msg);
+    } else if (comm.rank == 0) { /* only rank 0 reports */
+        ring_model rm = {0, 0, 0, 0};
+        if (a.bw_gbps > 0) {
+            rm.ranks = a.model_ranks ? a.model_ranks : r.world > 1 ? r.world : 8;
+            rm.bandwidth_gbps = a.bw_gbps;
+            rm.allreduce_ms = lvt_bench_ring_allreduce_ms(r.grad_bytes, (int)rm.ranks, a.bw_gbps);
+            rm.efficiency = (r.compute_ms + r.optim_ms) / (r.compute_ms + r.optim_ms + rm.allreduce_ms);
         }
-        double t0 = lvt_now();
-        lvt_dropout_key key = {.seed = c->train.seed, .step = (uint64_t)s, .site = 0,
-                               .sample_base = ((int64_t)s * W + comm.rank) * B, .p = mc.dropout};
-        lvt_model_zero_grad(&m);
-        if (lvt_model_forward(&m, 0, dctx, B, 1, &key, NULL, &e)) goto fail;
-        /* draw = 2 (raw - y) / (B D); loss = mean((raw - y)^2) read back as a training loop does */
-        be->ops->copy(be, draw, lvt_model_raw(&m, 0), ny * sizeof(float));
-        be->ops->axpy(be, -1.0f, dy, draw, ny);
-        loss = be->ops->sumsq(be, draw, ny) / (double)ny;
-        be->ops->scale(be, draw, 2.0f / (float)ny, ny);
-        if (lvt_model_backward2(&m, 0, draw, NULL, NULL, &e)) goto fail;
-        be->ops->sync(be);
-        double t1 = lvt_now();
-        if (W > 1 && lvt_comm_barrier(&comm, &e)) goto fail;
-        double t2 = W > 1 ? lvt_now() : t1;
-        /* one process has nothing to reduce: its all-reduce time is 0, not a timer read */
-        if (W > 1 && lvt_comm_allreduce_device(&comm, be, m.grads, m.n_params, LVT_COMM_SUM, 1, &e))
-            goto fail;
-        be->ops->sync(be);
-        double t3 = W > 1 ? lvt_now() : t2;
-        norm = lvt_optim_step(&o, m.params, m.grads);
-        be->ops->sync(be);
-        double t4 = lvt_now();
-        split[0] += t1 - t0;
-        split[1] += t2 - t1;
-        split[2] += t3 - t2;
-        split[3] += t4 - t3;
+        if (a.json) print_json(&r, lvt_config_choice_name(LVT_CHOICE_MATH, c->train.math), &rm);
+        else print_text(&r, &rm);
     }
-    be->ops->sync(be);
-    t_train = lvt_now() - t_train;
-
-    /* Means over the ranks of the per-step means: [compute, wait, all-reduce, optimiser, step]. */
-    double sp[5];
-    for (int k = 0; k < 4; k++) sp[k] = 1e3 * split[k] / (double)steps;
-    sp[4] = 1e3 * t_train / (double)steps;
-    if (lvt_comm_allreduce_f64(&comm, sp, 5, LVT_COMM_SUM, &e)) goto fail;
-    for (int k = 0; k < 5; k++) sp[k] /= W;
-    const double grad_bytes = 4.0 * (double)m.n_params;
-    /* measured bus bandwidth (the ring's 2(N-1)/N convention, as nccl-tests reports it) */
-    const double busbw = W > 1 && sp[2] > 0 ? 2.0 * (W - 1) / W * grad_bytes / (sp[2] * 1e-3) * 1e-9 : 0;
-    const double Nm = (double)model_ranks;
-    const double model_ms = bw_gbps > 0 ? 1e3 * 2.0 * (Nm - 1) / Nm * grad_bytes / (bw_gbps * 1e9) : 0;
-    const double model_eff = bw_gbps > 0 ? (sp[0] + sp[3]) / (sp[0] + sp[3] + model_ms) : 0;
-    const char *comm_name = lvt_comm_device_mode_name(lvt_comm_device_mode(&comm));
-    /* Data-parallel check: with averaged gradients every rank holds the same parameters. */
-    double psum[2];
-    psum[0] = be->ops->sumsq(be, m.params, m.n_params);
-    psum[1] = -psum[0];
-    if (lvt_comm_allreduce_f64(&comm, psum, 2, LVT_COMM_MAX, &e)) goto fail;
-    const int in_sync = psum[0] == -psum[1];
-
-    double ff = forward_flops_per_sample(&mc);
-    double fwd_ms = 1e3 * t_fwd / (double)steps, train_ms = 1e3 * t_train / (double)steps;
-    double fwd_gf = ff * B / (fwd_ms * 1e-3) * 1e-9, train_gf = 3 * ff * B / (train_ms * 1e-3) * 1e-9;
-    if (!rank0) {
-        /* only rank 0 reports */
-    } else if (json) {
-        printf("{\"impl\": \"lvt\", \"backend\": \"%s\", \"math\": \"%s\", \"batch\": %d, \"steps\": %lld, "
-               "\"warmup\": %lld, \"n_params\": %zu, \"dim\": %d, \"d_model\": %d, \"n_layers\": %d, "
-               "\"n_heads\": %d, \"context_len\": %d, \"flops_fwd_per_sample\": %.0f, "
-               "\"forward\": {\"ms_per_step\": %.4f, \"steps_per_s\": %.4f, \"samples_per_s\": %.2f, \"gflops\": %.3f}, "
-               "\"train\": {\"ms_per_step\": %.4f, \"steps_per_s\": %.4f, \"samples_per_s\": %.2f, \"gflops\": %.3f}, "
-               "\"last_loss\": %.6g, \"last_grad_norm\": %.6g, ",
-               be->ops->name, c->train.math, B, steps, warm, m.n_params, mc.dim, mc.d_model, mc.n_layers,
-               mc.n_heads, L, ff, fwd_ms, 1e3 / fwd_ms, B * 1e3 / fwd_ms, fwd_gf, train_ms, 1e3 / train_ms,
-               B * 1e3 / train_ms, train_gf, loss, norm);
-        char blas[320]; /* library, core, threads (docs/bench.md, "BLAS core selection") */
-        lvt_blas_json(blas, sizeof blas);
-        printf("\"blas\": %s, ", blas);
-        printf("\"world\": %d, \"comm\": \"%s\", \"grad_bytes\": %.0f, \"params_in_sync\": %s, "
-               "\"split\": {\"compute_ms\": %.4f, \"wait_ms\": %.4f, \"allreduce_ms\": %.4f, \"optim_ms\": %.4f, "
-               "\"step_ms\": %.4f, \"allreduce_busbw_gbps\": %.4f}, ",
-               W, comm_name, grad_bytes, in_sync ? "true" : "false", sp[0], sp[1], sp[2], sp[3], sp[4], busbw);
-        if (bw_gbps > 0)
-            printf("\"model\": {\"ranks\": %lld, \"bandwidth_gbps\": %.4f, \"allreduce_ms\": %.4f, "
-                   "\"efficiency\": %.4f}}\n", model_ranks, bw_gbps, model_ms, model_eff);
-        else
-            printf("\"model\": null}\n");
-    } else {
-        printf("lvt bench: backend %s, batch %d, %zu parameters (D=%d d=%d layers=%d heads=%d L=%d), "
-               "%lld steps after %lld warm-up\n",
-               be->ops->name, B, m.n_params, mc.dim, mc.d_model, mc.n_layers, mc.n_heads, L, steps, warm);
-        char blas[256];
-        lvt_blas_describe(blas, sizeof blas);
-        printf("  BLAS: %s\n", blas);
-        printf("  forward      %9.3f ms/step  %8.2f steps/s  %10.1f samples/s  %8.2f GFLOP/s\n", fwd_ms,
-               1e3 / fwd_ms, B * 1e3 / fwd_ms, fwd_gf);
-        printf("  train (P1)   %9.3f ms/step  %8.2f steps/s  %10.1f samples/s  %8.2f GFLOP/s\n", train_ms,
-               1e3 / train_ms, B * 1e3 / train_ms, train_gf);
-        printf("  (FLOPs: %.1f MFLOP per sample forward, x3 for a training step; last loss %.4g, grad norm %.4g)\n",
-               ff * 1e-6, loss, norm);
-        printf("  step split over %d rank%s (B=%d per rank, all-reduce: %s, gradient %.2f MB fp32), ms/step:\n",
-               W, W > 1 ? "s" : "", B, comm_name, grad_bytes * 1e-6);
-        printf("    compute %.3f + wait %.3f + all-reduce %.3f + optimiser %.3f = %.3f (step %.3f)\n", sp[0], sp[1],
-               sp[2], sp[3], sp[0] + sp[1] + sp[2] + sp[3], sp[4]);
-        if (W > 1)
-            printf("    all-reduce %.1f%% of the step, measured bus bandwidth %.3f GB/s; parameters %s across ranks\n",
-                   100 * sp[2] / sp[4], busbw, in_sync ? "identical" : "DIFFER");
-        if (bw_gbps > 0)
-            printf("  ring model at N=%lld, %.2f GB/s: all-reduce %.3f ms = 2(N-1)/N x %.0f B / bandwidth; "
-                   "efficiency with this compute %.1f%% (no overlap)\n",
-                   model_ranks, bw_gbps, model_ms, grad_bytes, 100 * model_eff);
-    }
-    rc = 0;
-    goto done;
-fail:
-    if (W > 1) {
-        fprintf(stderr, "lvt bench [rank %d]: %s\n", comm.rank, e.msg);
-        lvt_comm_abort(&comm, 1); /* never leave the other ranks waiting */
-    }
-    cli_fail("bench", "%s", e.msg);
-done:
-    lvt_comm_device_free(&comm);
-    if (draw) be->ops->free(be, draw);
-    if (dy) be->ops->free(be, dy);
-    if (dctx) be->ops->free(be, dctx);
-    free(hctx);
-    free(hy);
-    if (o.m) lvt_optim_destroy(&o);
-    if (m.tensors) lvt_model_destroy(&m);
-    if (be) lvt_backend_destroy(be);
     free(c);
     lvt_comm_finalize(&comm);
-    return rc;
+    return rc == LVT_OK ? 0 : 1;
 }

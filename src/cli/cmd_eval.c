@@ -29,57 +29,86 @@ static void usage(FILE *f) {
             "Exit codes: 0 all gates pass, 2 a gate failed, 1 error.\n");
 }
 
+/* The flags; 0 on success, 1 after printing the error. */
+typedef struct eval_args {
+    const char *model, *baseline, *val, *ood, *json, *backend;
+    lvt_eval_opts o;
+} eval_args;
+
+static int parse_args(int argc, char **argv, eval_args *a) {
+    const char *cmd = "eval", *v = NULL;
+    long long x;
+    memset(a, 0, sizeof *a);
+    a->backend = "auto";
+    lvt_eval_opts_default(&a->o);
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if ((r = cli_flag_value(cmd, argc, argv, &i, "--model", &a->model)) ||
+            (r = cli_flag_value(cmd, argc, argv, &i, "--baseline", &a->baseline)) ||
+            (r = cli_flag_value(cmd, argc, argv, &i, "--val", &a->val)) ||
+            (r = cli_flag_value(cmd, argc, argv, &i, "--ood", &a->ood)) ||
+            (r = cli_flag_value(cmd, argc, argv, &i, "--json", &a->json)) ||
+            (r = cli_flag_value(cmd, argc, argv, &i, "--backend", &a->backend))) {
+            if (r < 0) return 1;
+        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--max-samples", &v))) {
+            if (r < 0 || cli_parse_long(cmd, "--max-samples", v, 0, INT64_MAX, &x)) return 1;
+            a->o.max_samples = x;
+        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--horizon", &v))) {
+            if (r < 0 || cli_parse_long(cmd, "--horizon", v, 1, LVT_EVAL_MAX_H, &x)) return 1;
+            a->o.horizon = (int)x;
+        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--seed", &v))) {
+            if (r < 0 || cli_parse_long(cmd, "--seed", v, 0, INT64_MAX, &x)) return 1;
+            a->o.seed = (uint64_t)x;
+        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--batch", &v))) {
+            if (r < 0 || cli_parse_long(cmd, "--batch", v, 1, 1 << 20, &x)) return 1;
+            a->o.batch = (int)x;
+        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--context-len", &v))) {
+            if (r < 0 || cli_parse_long(cmd, "--context-len", v, 2, 64, &x)) return 1;
+            a->o.context_len = (int)x;
+        } else {
+            return cli_fail(cmd, "unknown argument '%s' (see `lvt eval --help`)", argv[i]);
+        }
+    }
+    if (!a->model && !a->baseline) return cli_fail(cmd, "give --model M or --baseline copy-last|mean");
+    if (a->model && a->baseline) return cli_fail(cmd, "give either --model or --baseline, not both");
+    if (!a->val || !a->ood) return cli_fail(cmd, "both --val and --ood stores are required");
+    return 0;
+}
+
+/* The battery on both stores, the gates, the table and the JSON report: exit code 0 or 2,
+ * or 1 after printing an error. */
+static int run_battery(const eval_args *a, const lvt_store *sv, const lvt_store *so, const lvt_predictor *pred,
+                       const lvt_eval_opts *o) {
+    const char *cmd = "eval";
+    lvt_err e = {{0}};
+    lvt_eval_report rep;
+    memset(&rep, 0, sizeof rep);
+    snprintf(rep.predictor, sizeof rep.predictor, "%s", a->model ? "model" : pred->name);
+    if (a->model) snprintf(rep.model_path, sizeof rep.model_path, "%s", a->model);
+    snprintf(rep.val_path, sizeof rep.val_path, "%s", a->val);
+    snprintf(rep.ood_path, sizeof rep.ood_path, "%s", a->ood);
+    rep.opts = *o;
+    if (lvt_eval_run(sv, pred, o, &rep.val, &e)) return cli_fail(cmd, "VAL %s: %s", a->val, e.msg);
+    if (lvt_eval_run(so, pred, o, &rep.ood, &e)) return cli_fail(cmd, "OOD %s: %s", a->ood, e.msg);
+    lvt_eval_apply_gates(&rep);
+    lvt_eval_print(stdout, &rep);
+    fflush(stdout);
+    if (a->json && lvt_eval_write_json(a->json, &rep, &e)) return cli_fail(cmd, "%s", e.msg);
+    return rep.all_pass ? 0 : 2;
+}
+
 int cmd_eval(int argc, char **argv) {
     const char *cmd = "eval";
     if (cli_wants_help(argc, argv)) {
         usage(stdout);
         return 0;
     }
-    const char *model = NULL, *baseline = NULL, *val = NULL, *ood = NULL, *json = NULL;
-    const char *backend = "auto", *v = NULL;
-    lvt_eval_opts o;
-    lvt_eval_opts_default(&o);
-    long long x;
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if ((r = cli_flag_value(cmd, argc, argv, &i, "--model", &model))) {
-            if (r < 0) return 1;
-        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--baseline", &baseline))) {
-            if (r < 0) return 1;
-        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--val", &val))) {
-            if (r < 0) return 1;
-        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--ood", &ood))) {
-            if (r < 0) return 1;
-        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--json", &json))) {
-            if (r < 0) return 1;
-        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--backend", &backend))) {
-            if (r < 0) return 1;
-        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--max-samples", &v))) {
-            if (r < 0 || cli_parse_long(cmd, "--max-samples", v, 0, INT64_MAX, &x)) return 1;
-            o.max_samples = x;
-        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--horizon", &v))) {
-            if (r < 0 || cli_parse_long(cmd, "--horizon", v, 1, LVT_EVAL_MAX_H, &x)) return 1;
-            o.horizon = (int)x;
-        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--seed", &v))) {
-            if (r < 0 || cli_parse_long(cmd, "--seed", v, 0, INT64_MAX, &x)) return 1;
-            o.seed = (uint64_t)x;
-        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--batch", &v))) {
-            if (r < 0 || cli_parse_long(cmd, "--batch", v, 1, 1 << 20, &x)) return 1;
-            o.batch = (int)x;
-        } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--context-len", &v))) {
-            if (r < 0 || cli_parse_long(cmd, "--context-len", v, 2, 64, &x)) return 1;
-            o.context_len = (int)x;
-        } else {
-            return cli_fail(cmd, "unknown argument '%s' (see `lvt eval --help`)", argv[i]);
-        }
-    }
-    if (!model && !baseline) return cli_fail(cmd, "give --model M or --baseline copy-last|mean");
-    if (model && baseline) return cli_fail(cmd, "give either --model or --baseline, not both");
-    if (!val || !ood) return cli_fail(cmd, "both --val and --ood stores are required");
-
+    eval_args a;
+    if (parse_args(argc, argv, &a)) return 1;
+    lvt_eval_opts o = a.o;
     lvt_err e = {{0}};
     lvt_predictor pred;
-    if (baseline && lvt_predictor_baseline(baseline, &pred, &e)) return cli_fail(cmd, "%s", e.msg);
+    if (a.baseline && lvt_predictor_baseline(a.baseline, &pred, &e)) return cli_fail(cmd, "%s", e.msg);
 
     int rc = 1;
     lvt_store sv, so;
@@ -91,26 +120,24 @@ int cmd_eval(int argc, char **argv) {
     int have_model = 0;
     lvt_model_predictor mp;
     memset(&mp, 0, sizeof mp);
-    lvt_eval_report rep;
-    memset(&rep, 0, sizeof rep);
 
-    if (lvt_store_read(val, 1, &sv, &e) || lvt_store_read(ood, 1, &so, &e)) {
+    if (lvt_store_read(a.val, 1, &sv, &e) || lvt_store_read(a.ood, 1, &so, &e)) {
         cli_fail(cmd, "%s", e.msg);
         goto done;
     }
     if (sv.dim != so.dim) {
-        cli_fail(cmd, "dimension mismatch: %s has D = %d, %s has D = %d", val, sv.dim, ood, so.dim);
+        cli_fail(cmd, "dimension mismatch: %s has D = %d, %s has D = %d", a.val, sv.dim, a.ood, so.dim);
         goto done;
     }
-    if (model) {
-        if (lvt_backend_create(&be, backend, 0, LVT_MATH_FP32, &e) ||
-            lvt_ckpt_load_any(model, be, o.context_len, &m, &e)) {
+    if (a.model) {
+        if (lvt_backend_create(&be, a.backend, 0, LVT_MATH_FP32, &e) ||
+            lvt_ckpt_load_any(a.model, be, o.context_len, &m, &e)) {
             cli_fail(cmd, "%s", e.msg);
             goto done;
         }
         have_model = 1;
         if (m.cfg.dim != sv.dim) {
-            cli_fail(cmd, "%s: model dimension %d does not match the stores' D = %d", model, m.cfg.dim, sv.dim);
+            cli_fail(cmd, "%s: model dimension %d does not match the stores' D = %d", a.model, m.cfg.dim, sv.dim);
             goto done;
         }
         o.context_len = m.cfg.context_len;
@@ -119,27 +146,7 @@ int cmd_eval(int argc, char **argv) {
             goto done;
         }
     }
-    snprintf(rep.predictor, sizeof rep.predictor, "%s", model ? "model" : pred.name);
-    if (model) snprintf(rep.model_path, sizeof rep.model_path, "%s", model);
-    snprintf(rep.val_path, sizeof rep.val_path, "%s", val);
-    snprintf(rep.ood_path, sizeof rep.ood_path, "%s", ood);
-    rep.opts = o;
-    if (lvt_eval_run(&sv, &pred, &o, &rep.val, &e)) {
-        cli_fail(cmd, "VAL %s: %s", val, e.msg);
-        goto done;
-    }
-    if (lvt_eval_run(&so, &pred, &o, &rep.ood, &e)) {
-        cli_fail(cmd, "OOD %s: %s", ood, e.msg);
-        goto done;
-    }
-    lvt_eval_apply_gates(&rep);
-    lvt_eval_print(stdout, &rep);
-    fflush(stdout);
-    if (json && lvt_eval_write_json(json, &rep, &e)) {
-        cli_fail(cmd, "%s", e.msg);
-        goto done;
-    }
-    rc = rep.all_pass ? 0 : 2;
+    rc = run_battery(&a, &sv, &so, &pred, &o);
 done:
     lvt_model_predictor_free(&mp);
     if (have_model) lvt_model_destroy(&m);

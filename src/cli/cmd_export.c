@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "lvt/ckpt.h"
+#include "lvt/safetensors.h"
 
 int cmd_export(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {

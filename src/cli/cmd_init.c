@@ -49,16 +49,7 @@ int cmd_init(int argc, char **argv) {
     lvt_err e = {{0}};
     lvt_config *c = malloc(sizeof *c);
     if (!c) return cli_fail("init", "out of memory");
-    if (lvt_config_load(c, cfg_path, &e)) {
-        free(c);
-        return cli_fail("init", "%s", e.msg);
-    }
-    for (int i = 0; i < n_sets; i++)
-        if (lvt_config_set(c, sets[i], &e)) {
-            free(c);
-            return cli_fail("init", "--set %s: %s", sets[i], e.msg);
-        }
-    if (lvt_config_validate(c, &e)) {
+    if (lvt_config_load_sets(c, cfg_path, sets, n_sets, &e)) {
         free(c);
         return cli_fail("init", "%s", e.msg);
     }
@@ -73,7 +64,7 @@ int cmd_init(int argc, char **argv) {
     }
 
     lvt_model_cfg mc;
-    lvt_ckpt_model_cfg(c, &mc);
+    lvt_model_cfg_from_config(c, &mc);
     lvt_backend *be = NULL;
     lvt_model m;
     memset(&m, 0, sizeof m);

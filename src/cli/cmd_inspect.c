@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lvt/synth.h"
+#include "lvt/inspect.h"
 
 static void usage(void) {
     printf("usage: lvt inspect S.h5 [--json] [--context-len L] [--max-windows N] [--seed S]\n\n"

@@ -50,73 +50,75 @@ static int write_one(const char *path, const lvt_synth_opts *o) {
     return 0;
 }
 
-int cmd_synth(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        usage();
-        return 0;
-    }
-    lvt_synth_opts o;
-    lvt_synth_defaults(&o);
-    const char *out = NULL, *v = NULL;
-    int splits = 0;
-    long long n_val = -1, n_ood = -1, x = 0;
+/* The flags into o; 0 on success, 1 after printing the error. */
+typedef struct synth_args {
+    const char *out;
+    int splits;
+    long long n_val, n_ood; /* -1: a tenth of --articles */
+} synth_args;
+
+static int parse_args(int argc, char **argv, lvt_synth_opts *o, synth_args *a) {
+    const char *v = NULL;
+    long long x = 0;
+    a->out = NULL;
+    a->splits = 0;
+    a->n_val = a->n_ood = -1;
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--splits")) {
-            splits = 1;
+            a->splits = 1;
             continue;
         }
         if ((r = cli_flag_value("synth", argc, argv, &i, "--out", &v))) {
             if (r < 0) return 1;
-            out = v;
+            a->out = v;
         } else if ((r = cli_flag_value("synth", argc, argv, &i, "--articles", &v))) {
             if (r < 0 || cli_parse_long("synth", "--articles", v, 1, 100000000, &x)) return 1;
-            o.articles = x;
+            o->articles = x;
         } else if ((r = cli_flag_value("synth", argc, argv, &i, "--mean-len", &v))) {
-            if (r < 0 || cli_parse_double("synth", "--mean-len", v, &o.mean_len)) return 1;
-            if (!(o.mean_len >= 1.0 && o.mean_len <= 100000.0))
+            if (r < 0 || cli_parse_double("synth", "--mean-len", v, &o->mean_len)) return 1;
+            if (!(o->mean_len >= 1.0 && o->mean_len <= 100000.0))
                 return cli_fail("synth", "--mean-len must be in [1, 100000], got %s", v);
         } else if ((r = cli_flag_value("synth", argc, argv, &i, "--dim", &v))) {
             if (r < 0 || cli_parse_long("synth", "--dim", v, 2, 65536, &x)) return 1;
-            o.dim = (int)x;
+            o->dim = (int)x;
         } else if ((r = cli_flag_value("synth", argc, argv, &i, "--drift", &v))) {
-            if (r < 0 || cli_parse_double("synth", "--drift", v, &o.drift)) return 1;
-            if (!(o.drift >= 0.0 && o.drift <= 1.0)) return cli_fail("synth", "--drift must be in [0, 1], got %s", v);
+            if (r < 0 || cli_parse_double("synth", "--drift", v, &o->drift)) return 1;
+            if (!(o->drift >= 0.0 && o->drift <= 1.0)) return cli_fail("synth", "--drift must be in [0, 1], got %s", v);
         } else if ((r = cli_flag_value("synth", argc, argv, &i, "--seed", &v))) {
             if (r < 0 || cli_parse_long("synth", "--seed", v, 0, (long long)9.2e18, &x)) return 1;
-            o.seed = (uint64_t)x;
+            o->seed = (uint64_t)x;
         } else if ((r = cli_flag_value("synth", argc, argv, &i, "--world", &v))) {
             if (r < 0 || cli_parse_long("synth", "--world", v, 0, (long long)9.2e18, &x)) return 1;
-            o.world = (uint64_t)x;
+            o->world = (uint64_t)x;
         } else if ((r = cli_flag_value("synth", argc, argv, &i, "--copy-cos", &v))) {
-            if (r < 0 || cli_parse_double("synth", "--copy-cos", v, &o.copy_cos)) return 1;
+            if (r < 0 || cli_parse_double("synth", "--copy-cos", v, &o->copy_cos)) return 1;
         } else if ((r = cli_flag_value("synth", argc, argv, &i, "--far-cos", &v))) {
-            if (r < 0 || cli_parse_double("synth", "--far-cos", v, &o.far_cos)) return 1;
+            if (r < 0 || cli_parse_double("synth", "--far-cos", v, &o->far_cos)) return 1;
         } else if ((r = cli_flag_value("synth", argc, argv, &i, "--focus", &v))) {
-            if (r < 0 || cli_parse_double("synth", "--focus", v, &o.focus)) return 1;
-            if (!(o.focus >= 0.0 && o.focus <= 1.0)) return cli_fail("synth", "--focus must be in [0, 1], got %s", v);
+            if (r < 0 || cli_parse_double("synth", "--focus", v, &o->focus)) return 1;
+            if (!(o->focus >= 0.0 && o->focus <= 1.0)) return cli_fail("synth", "--focus must be in [0, 1], got %s", v);
         } else if ((r = cli_flag_value("synth", argc, argv, &i, "--topics", &v))) {
             if (r < 0 || cli_parse_long("synth", "--topics", v, 1, 1000000, &x)) return 1;
-            o.topics = (int)x;
+            o->topics = (int)x;
         } else if ((r = cli_flag_value("synth", argc, argv, &i, "--split-val", &v))) {
-            if (r < 0 || cli_parse_long("synth", "--split-val", v, 1, 100000000, &n_val)) return 1;
+            if (r < 0 || cli_parse_long("synth", "--split-val", v, 1, 100000000, &a->n_val)) return 1;
         } else if ((r = cli_flag_value("synth", argc, argv, &i, "--split-ood", &v))) {
-            if (r < 0 || cli_parse_long("synth", "--split-ood", v, 1, 100000000, &n_ood)) return 1;
+            if (r < 0 || cli_parse_long("synth", "--split-ood", v, 1, 100000000, &a->n_ood)) return 1;
         } else {
             return cli_fail("synth", "unknown argument '%s' (see `lvt synth --help`)", argv[i]);
         }
     }
-    if (!out) return cli_fail("synth", "--out is required (see `lvt synth --help`)");
-    if (!splits && (n_val >= 0 || n_ood >= 0))
+    if (!a->out) return cli_fail("synth", "--out is required (see `lvt synth --help`)");
+    if (!a->splits && (a->n_val >= 0 || a->n_ood >= 0))
         return cli_fail("synth", "--split-val and --split-ood need --splits");
-    lvt_err e = {{0}};
-    double t2, s2;
-    if (lvt_synth_calibrate(&o, &t2, &s2, &e)) return cli_fail("synth", "%s", e.msg);
-    if (!splits) return write_one(out, &o);
+    return 0;
+}
 
-    /* train / val / ood: one seed, three article streams, disjoint article ids; ood draws its
-     * topic clusters from another world (same rotation = same "language", new topics). */
-    long long n_train = (long long)o.articles;
+/* train / val / ood: one seed, three article streams, disjoint article ids; ood draws its topic
+ * clusters from another world (same rotation = same "language", new topics). */
+static int write_splits(const lvt_synth_opts *o, const synth_args *a) {
+    long long n_train = (long long)o->articles, n_val = a->n_val, n_ood = a->n_ood;
     if (n_val < 0) n_val = n_train / 10 > 0 ? n_train / 10 : 1;
     if (n_ood < 0) n_ood = n_train / 10 > 0 ? n_train / 10 : 1;
     const char *names[3] = {"train", "val", "ood"};
@@ -124,8 +126,8 @@ int cmd_synth(int argc, char **argv) {
     int64_t first = 0;
     for (int k = 0; k < 3; k++) {
         char path[4096];
-        if (split_path(out, names[k], path, sizeof path)) return cli_fail("synth", "--out path too long");
-        lvt_synth_opts so = o;
+        if (split_path(a->out, names[k], path, sizeof path)) return cli_fail("synth", "--out path too long");
+        lvt_synth_opts so = *o;
         so.articles = counts[k];
         so.first_id = first;
         so.stream = k;
@@ -134,4 +136,19 @@ int cmd_synth(int argc, char **argv) {
         first += counts[k];
     }
     return 0;
+}
+
+int cmd_synth(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        usage();
+        return 0;
+    }
+    lvt_synth_opts o;
+    lvt_synth_defaults(&o);
+    synth_args a;
+    if (parse_args(argc, argv, &o, &a)) return 1;
+    lvt_err e = {{0}};
+    double t2, s2;
+    if (lvt_synth_calibrate(&o, &t2, &s2, &e)) return cli_fail("synth", "%s", e.msg);
+    return a.splits ? write_splits(&o, &a) : write_one(a.out, &o);
 }

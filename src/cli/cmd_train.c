@@ -33,45 +33,49 @@ static void test_hooks(lvt_train_opts *o) {
     o->force_devdata = dd && !strcmp(dd, "1");
 }
 
+/* The flags; 0 on success, 1 after printing the error. sets has room for argc entries. */
+typedef struct train_args {
+    const char *config, *run_dir, *resume;
+    const char **sets;
+    int n_sets;
+} train_args;
+
+static int parse_args(int argc, char **argv, train_args *a) {
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int r;
+        if ((r = cli_flag_value("train", argc, argv, &i, "--run-dir", &v))) {
+            if (r < 0) return 1;
+            a->run_dir = v;
+        } else if ((r = cli_flag_value("train", argc, argv, &i, "--resume", &v))) {
+            if (r < 0) return 1;
+            a->resume = v;
+        } else if ((r = cli_flag_value("train", argc, argv, &i, "--set", &v))) {
+            if (r < 0) return 1;
+            a->sets[a->n_sets++] = v;
+        } else if (argv[i][0] == '-') {
+            return cli_fail("train", "unknown option '%s' (see `lvt train --help`)", argv[i]);
+        } else if (!a->config) {
+            a->config = argv[i];
+        } else {
+            return cli_fail("train", "unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (!a->config) return cli_fail("train", "missing CONFIG.json (see `lvt train --help`)");
+    if (a->resume && a->run_dir && strcmp(a->resume, a->run_dir))
+        return cli_fail("train", "--resume %s and --run-dir %s name different runs", a->resume, a->run_dir);
+    return 0;
+}
+
 int cmd_train(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         usage();
         return 0;
     }
-    const char *config = NULL, *run_dir = NULL, *resume = NULL;
-    const char **sets = calloc((size_t)argc, sizeof *sets);
-    int n_sets = 0;
-    if (!sets) return cli_fail("train", "out of memory");
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        int r;
-        if ((r = cli_flag_value("train", argc, argv, &i, "--run-dir", &v))) {
-            if (r < 0) goto bad;
-            run_dir = v;
-        } else if ((r = cli_flag_value("train", argc, argv, &i, "--resume", &v))) {
-            if (r < 0) goto bad;
-            resume = v;
-        } else if ((r = cli_flag_value("train", argc, argv, &i, "--set", &v))) {
-            if (r < 0) goto bad;
-            sets[n_sets++] = v;
-        } else if (argv[i][0] == '-') {
-            cli_fail("train", "unknown option '%s' (see `lvt train --help`)", argv[i]);
-            goto bad;
-        } else if (!config) {
-            config = argv[i];
-        } else {
-            cli_fail("train", "unexpected argument '%s'", argv[i]);
-            goto bad;
-        }
-    }
-    if (!config) {
-        cli_fail("train", "missing CONFIG.json (see `lvt train --help`)");
-        goto bad;
-    }
-    if (resume && run_dir && strcmp(resume, run_dir)) {
-        cli_fail("train", "--resume %s and --run-dir %s name different runs", resume, run_dir);
-        goto bad;
-    }
+    train_args a = {NULL, NULL, NULL, calloc((size_t)argc, sizeof(const char *)), 0};
+    if (!a.sets) return cli_fail("train", "out of memory");
+    if (parse_args(argc, argv, &a)) goto bad;
+    const char *resume = a.resume;
     lvt_err e = {{0}};
     lvt_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg) {
@@ -84,8 +88,8 @@ int cmd_train(int argc, char **argv) {
         cli_fail("train", "%s", e.msg);
         goto bad;
     }
-    int rc = lvt_config_load_sets(cfg, config, sets, n_sets, &e);
-    const char *dir = resume ? resume : run_dir ? run_dir : cfg->output.run_dir;
+    int rc = lvt_config_load_sets(cfg, a.config, a.sets, a.n_sets, &e);
+    const char *dir = resume ? resume : a.run_dir ? a.run_dir : cfg->output.run_dir;
     lvt_train_opts topts;
     lvt_train_opts_default(&topts);
     topts.run_dir = dir;
@@ -109,9 +113,9 @@ int cmd_train(int argc, char **argv) {
     }
     lvt_comm_finalize(&comm);
     free(cfg);
-    free(sets);
+    free(a.sets);
     return code;
 bad:
-    free(sets);
+    free(a.sets);
     return 1;
 }

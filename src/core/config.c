@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config_table.h"
+#include "lvt/json.h"
 
 /* ---- the table ----------------------------------------------------------------------------------- */
 
@@ -24,19 +25,51 @@
 #define C_U64(nm, m, l, h, d) {.name = nm, .kind = K_U64, .off = offsetof(lvt_config, m), .size = MSIZE(lvt_config, m), .lo = l, .hi = h, .def = d}
 #define C_DBL(nm, m, l, h, fl, d) {.name = nm, .kind = K_DBL, .off = offsetof(lvt_config, m), .size = MSIZE(lvt_config, m), .lo = l, .hi = h, .flags = fl, .def = d}
 #define C_BOOL(nm, m, d) {.name = nm, .kind = K_BOOL, .off = offsetof(lvt_config, m), .size = MSIZE(lvt_config, m), .lo = 0, .hi = 1, .def = d}
-#define C_CHOICE(nm, m, ch, d) {.name = nm, .kind = K_CHOICE, .off = offsetof(lvt_config, m), .size = MSIZE(lvt_config, m), .choices = ch, .def_s = d}
+#define C_ENUM(nm, m, vals, d) {.name = nm, .kind = K_ENUM, .off = offsetof(lvt_config, m), .size = MSIZE(lvt_config, m), .values = vals, .def = d}
 #define C_PATH(nm, m, fl, d) {.name = nm, .kind = K_PATH, .off = offsetof(lvt_config, m), .size = MSIZE(lvt_config, m), .flags = fl, .def_s = d}
 #define C_SUB(nm, m, s) {.name = nm, .kind = K_SUB, .off = m, .sub = &s}
 
 /* Objective knobs (offsets into lvt_objective_cfg). */
 #define O_INT(nm, l, h, d, bit) {.name = #nm, .kind = K_INT, .off = offsetof(lvt_objective_cfg, nm), .size = MSIZE(lvt_objective_cfg, nm), .lo = l, .hi = h, .def = d, .ov_bit = bit}
 #define O_DBL(nm, l, h, fl, d, bit) {.name = #nm, .kind = K_DBL, .off = offsetof(lvt_objective_cfg, nm), .size = MSIZE(lvt_objective_cfg, nm), .lo = l, .hi = h, .flags = fl, .def = d, .ov_bit = bit}
-#define O_CHOICE(nm, ch, d, bit) {.name = #nm, .kind = K_CHOICE, .off = offsetof(lvt_objective_cfg, nm), .size = MSIZE(lvt_objective_cfg, nm), .choices = ch, .def_s = d, .ov_bit = bit}
+#define O_ENUM(nm, vals, d, bit) {.name = #nm, .kind = K_ENUM, .off = offsetof(lvt_objective_cfg, nm), .size = MSIZE(lvt_objective_cfg, nm), .values = vals, .def = d, .ov_bit = bit}
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* The spellings of every choice key (K_ENUM fields store the value as an int). */
+static const cfg_enum ARCH_E[] = {{"transformer", LVT_ARCH_TRANSFORMER}, {NULL, 0}};
+static const cfg_enum SHARD_E[] = {{"replicate", LVT_SHARD_REPLICATE}, {"articles", LVT_SHARD_ARTICLES}, {NULL, 0}};
+static const cfg_enum BACKEND_E[] = {
+    {"auto", LVT_BACKEND_AUTO}, {"cpu", LVT_BACKEND_CPU}, {"cuda", LVT_BACKEND_CUDA}, {NULL, 0}};
+static const cfg_enum MATH_E[] = {
+    {"fp32", LVT_TRAIN_MATH_FP32}, {"tf32", LVT_TRAIN_MATH_TF32}, {"bf16", LVT_TRAIN_MATH_BF16}, {NULL, 0}};
+static const cfg_enum SCHEDULE_E[] = {
+    {"plateau", LVT_SCHED_PLATEAU}, {"cosine", LVT_SCHED_COSINE}, {"constant", LVT_SCHED_CONSTANT}, {NULL, 0}};
+static const cfg_enum ROLLOUT_GRAD_E[] = {{"full", LVT_ROLLOUT_GRAD_FULL}, {"first", LVT_ROLLOUT_GRAD_FIRST}, {NULL, 0}};
+static const cfg_enum SUPERVISE_E[] = {{"flat", LVT_SUPERVISE_FLAT}, {"truth", LVT_SUPERVISE_TRUTH}, {NULL, 0}};
+static const cfg_enum DIR_REF_E[] = {{"prev", LVT_DIR_REF_PREV}, {"last", LVT_DIR_REF_LAST}, {NULL, 0}};
+static const cfg_enum ADAPTIVE_E[] = {
+    {"batch", LVT_ADAPTIVE_BATCH}, {"sample", LVT_ADAPTIVE_SAMPLE}, {"off", LVT_ADAPTIVE_OFF}, {NULL, 0}};
+static const cfg_enum DROP_MODE_E[] = {
+    {"noise", LVT_CTX_DROP_NOISE}, {"zero", LVT_CTX_DROP_ZERO}, {"mean", LVT_CTX_DROP_MEAN}, {NULL, 0}};
+const cfg_enum CFG_METRICS[] = {{"val_cos", LVT_METRIC_VAL_COS},
+                                {"val_loss", LVT_METRIC_VAL_LOSS},
+                                {"margin", LVT_METRIC_MARGIN},
+                                {"val_cos_drop_pct", LVT_METRIC_VAL_COS_DROP_PCT},
+                                {"train_loss", LVT_METRIC_TRAIN_LOSS},
+                                {NULL, 0}};
+
+/* K_ENUM fields are read and written as int. */
+_Static_assert(sizeof(lvt_model_arch) == sizeof(int) && sizeof(lvt_data_shard) == sizeof(int) &&
+                   sizeof(lvt_train_backend) == sizeof(int) && sizeof(lvt_train_math) == sizeof(int) &&
+                   sizeof(lvt_sched_kind) == sizeof(int) && sizeof(lvt_rollout_grad) == sizeof(int) &&
+                   sizeof(lvt_rollout_supervise) == sizeof(int) && sizeof(lvt_dir_ref) == sizeof(int) &&
+                   sizeof(lvt_adaptive_dir) == sizeof(int) && sizeof(lvt_ctx_drop_mode) == sizeof(int) &&
+                   sizeof(lvt_tripwire_metric) == sizeof(int),
+               "config enums must be int-sized");
+
 static const cfg_field MODEL_F[] = {
-    C_CHOICE("arch", model.arch, "transformer", "transformer"),
+    C_ENUM("arch", model.arch, ARCH_E, LVT_ARCH_TRANSFORMER),
     C_INT("dim", model.dim, 1, 65536, 768),
     C_INT("d_model", model.d_model, 1, 65536, 512),
     C_INT("n_heads", model.n_heads, 1, 1024, 8),
@@ -52,7 +85,7 @@ static const cfg_field DATA_F[] = {
     C_PATH("ood", data.ood, F_EMPTY_OK, "data/ood.h5"),
     C_INT("context_len", data.context_len, 1, 1024, 5),
     C_BOOL("normalize", data.normalize, 1),
-    C_CHOICE("shard", data.shard, "replicate|articles", "replicate"),
+    C_ENUM("shard", data.shard, SHARD_E, LVT_SHARD_REPLICATE),
     C_BOOL("cross_article", data.cross_article, 0),
 };
 static const cfg_section DATA_S = {"data", DATA_F, COUNT(DATA_F)};
@@ -63,8 +96,8 @@ static const cfg_field TRAIN_F[] = {
     C_INT("micro_batch", train.micro_batch, 0, 16777216, 0),
     C_LONG("max_steps", train.max_steps, 0, MAX53, 0),
     C_U64("seed", train.seed, 0, MAX53, 42),
-    C_CHOICE("backend", train.backend, "auto|cpu|cuda", "auto"),
-    C_CHOICE("math", train.math, "fp32|tf32|bf16", "tf32"),
+    C_ENUM("backend", train.backend, BACKEND_E, LVT_BACKEND_AUTO),
+    C_ENUM("math", train.math, MATH_E, LVT_TRAIN_MATH_TF32),
     C_INT("log_every", train.log_every, 0, INT_MAX, 100),
     C_DBL("grad_clip", train.grad_clip, 0, INF, 0, 1.0),
     C_INT("grad_accum", train.grad_accum, 0, 1048576, 0),
@@ -86,7 +119,7 @@ static const cfg_field OPTIM_F[] = {
      .flags = F_HI_OPEN, .def = 0.9, .def2 = 0.999},
     C_DBL("eps", optim.eps, 0, INF, F_LO_OPEN, 1e-8),
     C_DBL("weight_decay", optim.weight_decay, 0, INF, 0, 0.01),
-    C_CHOICE("schedule", optim.schedule, "plateau|cosine|constant", "plateau"),
+    C_ENUM("schedule", optim.schedule, SCHEDULE_E, LVT_SCHED_PLATEAU),
     C_SUB("plateau", 0, PLATEAU_S),
     C_DBL("min_lr", optim.min_lr, 0, INF, 0, 0.0),
 };
@@ -95,20 +128,20 @@ const cfg_section CFG_OPTIM = {"optim", OPTIM_F, COUNT(OPTIM_F)};
 static const cfg_field OBJECTIVE_F[] = {
     O_INT(rollout_h, 0, 16, 0, LVT_OV_ROLLOUT_H),
     O_DBL(lambda_roll, 0, INF, 0, 0.0, LVT_OV_LAMBDA_ROLL),
-    O_CHOICE(rollout_grad, "full|first", "full", LVT_OV_ROLLOUT_GRAD),
-    O_CHOICE(rollout_supervise, "flat|truth", "flat", LVT_OV_ROLLOUT_SUPERVISE),
+    O_ENUM(rollout_grad, ROLLOUT_GRAD_E, LVT_ROLLOUT_GRAD_FULL, LVT_OV_ROLLOUT_GRAD),
+    O_ENUM(rollout_supervise, SUPERVISE_E, LVT_SUPERVISE_FLAT, LVT_OV_ROLLOUT_SUPERVISE),
     O_DBL(flat_threshold, -1, 1, 0, 0.95, LVT_OV_FLAT_THRESHOLD),
     O_DBL(flat_scale, 0, INF, 0, 10.0, LVT_OV_FLAT_SCALE),
     O_DBL(lambda_dir, 0, INF, 0, 0.0, LVT_OV_LAMBDA_DIR),
     O_DBL(margin_dir, 0, 2, 0, 0.01, LVT_OV_MARGIN_DIR),
-    O_CHOICE(dir_ref, "prev|last", "prev", LVT_OV_DIR_REF),
-    O_CHOICE(adaptive_dir, "batch|sample|off", "batch", LVT_OV_ADAPTIVE_DIR),
+    O_ENUM(dir_ref, DIR_REF_E, LVT_DIR_REF_PREV, LVT_OV_DIR_REF),
+    O_ENUM(adaptive_dir, ADAPTIVE_E, LVT_ADAPTIVE_BATCH, LVT_OV_ADAPTIVE_DIR),
     O_DBL(lambda_fut, 0, INF, 0, 0.0, LVT_OV_LAMBDA_FUT),
     O_DBL(margin_fut, 0, 2, 0, 0.008, LVT_OV_MARGIN_FUT),
     O_DBL(lambda_ac, 0, INF, 0, 0.0, LVT_OV_LAMBDA_AC),
     O_DBL(margin_ac, 0, 2, 0, 0.02, LVT_OV_MARGIN_AC),
     O_DBL(context_drop_p, 0, 1, 0, 0.0, LVT_OV_CONTEXT_DROP_P),
-    O_CHOICE(context_drop_mode, "noise|zero|mean", "noise", LVT_OV_CONTEXT_DROP_MODE),
+    O_ENUM(context_drop_mode, DROP_MODE_E, LVT_CTX_DROP_NOISE, LVT_OV_CONTEXT_DROP_MODE),
 };
 const cfg_section CFG_OBJECTIVE = {"objective", OBJECTIVE_F, COUNT(OBJECTIVE_F)};
 
@@ -120,7 +153,7 @@ static const cfg_section EVAL_S = {"eval", EVAL_F, COUNT(EVAL_F)};
 static const cfg_field OUTPUT_F[] = {
     C_PATH("run_dir", output.run_dir, 0, "runs/default"),
     {.name = "keep_epochs", .kind = K_KEEP, .off = offsetof(lvt_config, output.keep_epochs),
-     .size = MSIZE(lvt_config, output.keep_epochs), .def_s = "all"},
+     .size = MSIZE(lvt_config, output.keep_epochs), .def = 0},
 };
 static const cfg_section OUTPUT_S = {"output", OUTPUT_F, COUNT(OUTPUT_F)};
 
@@ -147,17 +180,27 @@ const char *cfg_fmt_num(double v, char *buf) {
     return buf;
 }
 
-int cfg_choice_ok(const char *choices, const char *s) {
-    size_t n = strlen(s);
-    const char *p = choices;
-    while (*p) {
-        const char *bar = strchr(p, '|');
-        size_t len = bar ? (size_t)(bar - p) : strlen(p);
-        if (len == n && !strncmp(p, s, n)) return 1;
-        if (!bar) break;
-        p = bar + 1;
+int cfg_enum_value(const cfg_enum *list, const char *s) {
+    for (const cfg_enum *v = list; v->name; v++)
+        if (!strcmp(v->name, s)) return v->value;
+    return -1;
+}
+
+const char *cfg_enum_name(const cfg_enum *list, int value) {
+    for (const cfg_enum *v = list; v->name; v++)
+        if (v->value == value) return v->name;
+    return NULL;
+}
+
+const char *cfg_enum_names(const cfg_enum *list, char *buf, size_t n) {
+    size_t len = 0;
+    buf[0] = 0;
+    for (const cfg_enum *v = list; v->name && len < n; v++) {
+        int k = snprintf(buf + len, n - len, "%s%s", v == list ? "" : "|", v->name);
+        if (k < 0) break;
+        len += (size_t)k;
     }
-    return 0;
+    return buf;
 }
 
 int cfg_check_num(const cfg_field *f, double v, const char *path, lvt_err *e) {
@@ -174,9 +217,24 @@ int cfg_check_num(const cfg_field *f, double v, const char *path, lvt_err *e) {
                     (f->flags & F_HI_OPEN) ? ')' : ']', got);
 }
 
-int cfg_check_choice(const cfg_field *f, const char *s, const char *path, lvt_err *e) {
-    if (cfg_choice_ok(f->choices, s)) return LVT_OK;
-    return lvt_errf(e, "%s: must be one of %s, got \"%.100s\"", path, f->choices, s);
+int cfg_parse_enum(const cfg_field *f, const char *s, int *out, const char *path, lvt_err *e) {
+    char names[256];
+    int v = cfg_enum_value(f->values, s);
+    if (v < 0) return lvt_errf(e, "%s: must be one of %s, got \"%.100s\"", path, cfg_enum_names(f->values, names, sizeof names), s);
+    *out = v;
+    return LVT_OK;
+}
+
+const char *lvt_config_choice_name(lvt_choice which, int v) {
+    static const cfg_enum *const LISTS[] = {
+        [LVT_CHOICE_ARCH] = ARCH_E, [LVT_CHOICE_SHARD] = SHARD_E, [LVT_CHOICE_BACKEND] = BACKEND_E,
+        [LVT_CHOICE_MATH] = MATH_E, [LVT_CHOICE_SCHEDULE] = SCHEDULE_E, [LVT_CHOICE_ROLLOUT_GRAD] = ROLLOUT_GRAD_E,
+        [LVT_CHOICE_ROLLOUT_SUPERVISE] = SUPERVISE_E, [LVT_CHOICE_DIR_REF] = DIR_REF_E,
+        [LVT_CHOICE_ADAPTIVE_DIR] = ADAPTIVE_E, [LVT_CHOICE_CONTEXT_DROP_MODE] = DROP_MODE_E,
+        [LVT_CHOICE_METRIC] = CFG_METRICS,
+    };
+    const char *name = (unsigned)which < COUNT(LISTS) && LISTS[which] ? cfg_enum_name(LISTS[which], v) : NULL;
+    return name ? name : "?";
 }
 
 const cfg_field *cfg_find(const cfg_section *s, const char *name) {
@@ -212,11 +270,11 @@ static void set_defaults(char *base, const cfg_section *s) {
         const cfg_field *f = &s->fields[i];
         char *p = base + f->off;
         switch (f->kind) {
-        case K_INT: case K_BOOL: *(int *)p = (int)f->def; break;
+        case K_INT: case K_BOOL: case K_ENUM: case K_KEEP: *(int *)p = (int)f->def; break;
         case K_LONG: *(long *)p = (long)f->def; break;
         case K_U64: *(unsigned long long *)p = (unsigned long long)f->def; break;
         case K_DBL: *(double *)p = f->def; break;
-        case K_CHOICE: case K_PATH: case K_KEEP: snprintf(p, f->size, "%s", f->def_s); break;
+        case K_PATH: snprintf(p, f->size, "%s", f->def_s); break;
         case K_BETAS:
             *(double *)p = f->def;
             *(double *)(base + f->off2) = f->def2;
@@ -262,22 +320,17 @@ static int check_section(const char *base, const cfg_section *s, const char *pre
             if (*(const int *)p != 0 && *(const int *)p != 1)
                 return lvt_errf(e, "%s: must be true or false", path);
             break;
-        case K_CHOICE:
-            if (!memchr(p, 0, f->size)) return lvt_errf(e, "%s: not NUL-terminated", path);
-            if (cfg_check_choice(f, p, path, e)) return LVT_ERROR;
+        case K_ENUM:
+            if (!cfg_enum_name(f->values, *(const int *)p))
+                return lvt_errf(e, "%s: value %d is not a valid choice", path, *(const int *)p);
             break;
         case K_PATH:
             if (!memchr(p, 0, f->size)) return lvt_errf(e, "%s: not NUL-terminated", path);
             if (!*p && !(f->flags & F_EMPTY_OK)) return lvt_errf(e, "%s: must not be empty", path);
             break;
-        case K_KEEP: {
-            if (!memchr(p, 0, f->size)) return lvt_errf(e, "%s: not NUL-terminated", path);
-            char *end;
-            long v = strtol(p, &end, 10);
-            if (strcmp(p, "all") && (end == p || *end || v < 1))
-                return lvt_errf(e, "%s: must be \"all\" or a count >= 1, got \"%.40s\"", path, p);
+        case K_KEEP:
+            if (*(const int *)p < 0) return lvt_errf(e, "%s: must be \"all\" or a count >= 1, got %d", path, *(const int *)p);
             break;
-        }
         case K_BETAS:
             if (cfg_check_num(f, *(const double *)p, path, e)) return LVT_ERROR;
             if (cfg_check_num(f, *(const double *)(base + f->off2), path, e)) return LVT_ERROR;
@@ -328,8 +381,11 @@ int cfg_check_tripwires(const lvt_tripwire *tw, int n, lvt_err *e) {
         if (t->epoch_lo < 1 || t->epoch_hi < t->epoch_lo)
             return lvt_errf(e, "tripwires[%d].epochs: must be [first, last] with 1 <= first <= last, got [%d, %d]",
                             i, t->epoch_lo, t->epoch_hi);
-        if (!memchr(t->metric, 0, sizeof t->metric) || !cfg_choice_ok(CFG_METRICS, t->metric))
-            return lvt_errf(e, "tripwires[%d].if: unknown metric (allowed: %s)", i, CFG_METRICS);
+        if (!cfg_enum_name(CFG_METRICS, (int)t->metric)) {
+            char names[128];
+            return lvt_errf(e, "tripwires[%d].if: unknown metric (allowed: %s)", i,
+                            cfg_enum_names(CFG_METRICS, names, sizeof names));
+        }
         if ((int)t->op < LVT_CMP_GT || (int)t->op > LVT_CMP_LE || !isfinite(t->value))
             return lvt_errf(e, "tripwires[%d].if: invalid comparison", i);
         if (t->rollback_to_epoch < 0 || (t->rollback_to_epoch > 0 && t->rollback_to_epoch >= t->epoch_lo))
@@ -430,153 +486,120 @@ const char *lvt_override_describe(const lvt_override *ov, char *buf, size_t n) {
         const cfg_field *f = &CFG_OBJECTIVE.fields[i];
         if (!(ov->set & f->ov_bit)) continue;
         const char *p = (const char *)&ov->obj + f->off;
-        const char *val = f->kind == K_CHOICE ? p : cfg_fmt_num(num_at(f, p), num);
+        const char *val = f->kind == K_ENUM ? cfg_enum_name(f->values, *(const int *)p) : cfg_fmt_num(num_at(f, p), num);
+        if (!val) val = "?";
         bprintf(buf, n, &len, "%s%s=%s", len ? ", " : "", f->name, val);
     }
     if (ov->set & LVT_OV_LR) bprintf(buf, n, &len, "%slr=%s", len ? ", " : "", cfg_fmt_num(ov->lr, num));
     return buf;
 }
 
-/* ---- the resolved echo ------------------------------------------------------------------------ */
+/* ---- the resolved echo: a cJSON tree of the config ------------------------------------------------ */
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (k < 0) { b->oom = 1; return; }
-        if (b->len + (size_t)k < b->cap) { b->len += (size_t)k; return; }
-        size_t cap = 2 * b->cap + (size_t)k + 1;
-        char *np = realloc(b->p, cap);
-        if (!np) { b->oom = 1; return; }
-        b->p = np;
-        b->cap = cap;
-    }
-}
-
-static void sb_string(sbuf *b, const char *s) {
-    sb_printf(b, "\"");
-    for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
-        if (*q == '"' || *q == '\\') sb_printf(b, "\\%c", *q);
-        else if (*q == '\n') sb_printf(b, "\\n");
-        else if (*q == '\t') sb_printf(b, "\\t");
-        else if (*q < 0x20) sb_printf(b, "\\u%04x", *q);
-        else sb_printf(b, "%c", *q);
-    }
-    sb_printf(b, "\"");
-}
-
-/* A double as JSON: shortest round-trip form, with ".0" so integral values still read as reals. */
-static void sb_double(sbuf *b, double v) {
+/* Numbers go in as raw text so that the echo reads back to the identical value and keeps the JSON
+ * type the file would use: integers as integers (seeds up to 2^53 exactly), reals with the
+ * shortest round-trip form and a ".0" when integral. */
+static cJSON *json_real(double v) {
     char num[40];
     cfg_fmt_num(v, num);
     if (!strpbrk(num, ".eEn")) strcat(num, ".0");
-    sb_printf(b, "%s", num);
+    return cJSON_CreateRaw(num);
 }
 
-static void emit_value(sbuf *b, const cfg_field *f, const char *base) {
+static cJSON *json_integer(long long v) {
+    char num[32];
+    snprintf(num, sizeof num, "%lld", v);
+    return cJSON_CreateRaw(num);
+}
+
+static cJSON *value_json(const cfg_field *f, const char *base) {
     const char *p = base + f->off;
     switch (f->kind) {
-    case K_INT: sb_printf(b, "%d", *(const int *)p); break;
-    case K_LONG: sb_printf(b, "%ld", *(const long *)p); break;
-    case K_U64: sb_printf(b, "%llu", *(const unsigned long long *)p); break;
-    case K_DBL: sb_double(b, *(const double *)p); break;
-    case K_BOOL: sb_printf(b, "%s", *(const int *)p ? "true" : "false"); break;
-    case K_CHOICE: case K_PATH: case K_KEEP: sb_string(b, p); break;
-    case K_BETAS:
-        sb_printf(b, "[");
-        sb_double(b, *(const double *)p);
-        sb_printf(b, ", ");
-        sb_double(b, *(const double *)(base + f->off2));
-        sb_printf(b, "]");
-        break;
-    default: break;
+    case K_INT: return json_integer(*(const int *)p);
+    case K_LONG: return json_integer(*(const long *)p);
+    case K_U64: {
+        char num[32];
+        snprintf(num, sizeof num, "%llu", *(const unsigned long long *)p);
+        return cJSON_CreateRaw(num);
+    }
+    case K_DBL: return json_real(*(const double *)p);
+    case K_BOOL: return cJSON_CreateBool(*(const int *)p);
+    case K_ENUM: {
+        const char *name = cfg_enum_name(f->values, *(const int *)p);
+        return cJSON_CreateString(name ? name : "?");
+    }
+    case K_PATH: return cJSON_CreateString(p);
+    case K_KEEP: {
+        char num[32];
+        if (*(const int *)p == 0) return cJSON_CreateString("all");
+        snprintf(num, sizeof num, "%d", *(const int *)p);
+        return cJSON_CreateString(num);
+    }
+    case K_BETAS: {
+        cJSON *a = cJSON_CreateArray();
+        cJSON_AddItemToArray(a, json_real(*(const double *)p));
+        cJSON_AddItemToArray(a, json_real(*(const double *)(base + f->off2)));
+        return a;
+    }
+    default: return cJSON_CreateNull();
     }
 }
 
-/* The knobs an override sets, as `, "name": value` pairs (one line). */
-static void emit_override_pairs(sbuf *b, const lvt_override *ov, int *first) {
-    if (ov->set & LVT_OV_LR) {
-        sb_printf(b, "%s\"lr\": ", *first ? "" : ", ");
-        sb_double(b, ov->lr);
-        *first = 0;
-    }
+/* The knobs an override sets, lr first, as members of obj. */
+static void add_override(cJSON *obj, const lvt_override *ov) {
+    if (ov->set & LVT_OV_LR) cJSON_AddItemToObject(obj, "lr", json_real(ov->lr));
     for (int i = 0; i < CFG_OBJECTIVE.n; i++) {
         const cfg_field *f = &CFG_OBJECTIVE.fields[i];
-        if (!(ov->set & f->ov_bit)) continue;
-        sb_printf(b, "%s\"%s\": ", *first ? "" : ", ", f->name);
-        emit_value(b, f, (const char *)&ov->obj);
-        *first = 0;
+        if (ov->set & f->ov_bit) cJSON_AddItemToObject(obj, f->name, value_json(f, (const char *)&ov->obj));
     }
 }
 
-static void emit_section(sbuf *b, const lvt_config *c, const char *base, const cfg_section *s, int indent) {
-    sb_printf(b, "{\n");
+static cJSON *curriculum_json(const lvt_config *c) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int k = 0; k < c->n_phases; k++) {
+        const lvt_phase *ph = &c->phases[k];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToObject(o, "from_epoch", json_integer(ph->from_epoch));
+        if (ph->name[0]) cJSON_AddStringToObject(o, "name", ph->name);
+        add_override(o, &ph->ov);
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
+}
+
+static cJSON *tripwires_json(const lvt_config *c) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int k = 0; k < c->n_tripwires; k++) {
+        const lvt_tripwire *t = &c->tripwires[k];
+        cJSON *o = cJSON_CreateObject(), *ep = cJSON_CreateArray();
+        cJSON_AddItemToArray(ep, json_integer(t->epoch_lo));
+        cJSON_AddItemToArray(ep, json_integer(t->epoch_hi));
+        cJSON_AddItemToObject(o, "epochs", ep);
+        cJSON_AddStringToObject(o, "if", t->cond_text);
+        if (t->ov.set) add_override(cJSON_AddObjectToObject(o, "set"), &t->ov);
+        if (t->rollback_to_epoch) cJSON_AddItemToObject(o, "rollback_to_epoch", json_integer(t->rollback_to_epoch));
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
+}
+
+static cJSON *section_json(const lvt_config *c, const char *base, const cfg_section *s) {
+    cJSON *o = cJSON_CreateObject();
     for (int i = 0; i < s->n; i++) {
         const cfg_field *f = &s->fields[i];
-        sb_printf(b, "%*s\"%s\": ", indent + 2, "", f->name);
-        if (f->kind == K_SUB) {
-            emit_section(b, c, base + f->off, f->sub, indent + 2);
-        } else if (f->kind == K_CURRICULUM) {
-            sb_printf(b, "[%s", c->n_phases ? "\n" : "");
-            for (int k = 0; k < c->n_phases; k++) {
-                const lvt_phase *ph = &c->phases[k];
-                int first = 0;
-                sb_printf(b, "%*s{\"from_epoch\": %d", indent + 4, "", ph->from_epoch);
-                if (ph->name[0]) {
-                    sb_printf(b, ", \"name\": ");
-                    sb_string(b, ph->name);
-                }
-                emit_override_pairs(b, &ph->ov, &first);
-                sb_printf(b, "}%s\n", k + 1 < c->n_phases ? "," : "");
-            }
-            sb_printf(b, "%*s]", c->n_phases ? indent + 2 : 0, "");
-        } else if (f->kind == K_TRIPWIRES) {
-            sb_printf(b, "[%s", c->n_tripwires ? "\n" : "");
-            for (int k = 0; k < c->n_tripwires; k++) {
-                const lvt_tripwire *t = &c->tripwires[k];
-                sb_printf(b, "%*s{\"epochs\": [%d, %d], \"if\": ", indent + 4, "", t->epoch_lo, t->epoch_hi);
-                sb_string(b, t->cond_text);
-                if (t->ov.set) {
-                    int first = 1;
-                    sb_printf(b, ", \"set\": {");
-                    emit_override_pairs(b, &t->ov, &first);
-                    sb_printf(b, "}");
-                }
-                if (t->rollback_to_epoch) sb_printf(b, ", \"rollback_to_epoch\": %d", t->rollback_to_epoch);
-                sb_printf(b, "}%s\n", k + 1 < c->n_tripwires ? "," : "");
-            }
-            sb_printf(b, "%*s]", c->n_tripwires ? indent + 2 : 0, "");
-        } else {
-            emit_value(b, f, base);
-        }
-        sb_printf(b, "%s\n", i + 1 < s->n ? "," : "");
+        cJSON *v = f->kind == K_SUB ? section_json(c, base + f->off, f->sub)
+                   : f->kind == K_CURRICULUM ? curriculum_json(c)
+                   : f->kind == K_TRIPWIRES ? tripwires_json(c)
+                                            : value_json(f, base);
+        cJSON_AddItemToObject(o, f->name, v);
     }
-    sb_printf(b, "%*s}", indent, "");
+    return o;
 }
 
 char *lvt_config_to_json(const lvt_config *c) {
-    sbuf b = {malloc(4096), 0, 4096, 0};
-    if (!b.p) return NULL;
-    b.p[0] = 0;
-    emit_section(&b, c, (const char *)c, &CFG_ROOT, 0);
-    sb_printf(&b, "\n");
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
-    return b.p;
+    /* the block layout `lvt config show` has always printed (and a checkpoint's /config stores) */
+    cJSON *root = section_json(c, (const char *)c, &CFG_ROOT);
+    char *text = root ? lvt_json_block(root) : NULL;
+    cJSON_Delete(root);
+    return text;
 }

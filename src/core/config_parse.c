@@ -168,13 +168,13 @@ static int parse_field(char *base, const cfg_field *f, const cJSON *j, const cha
         if (!cJSON_IsBool(j)) return lvt_errf(e, "%s: expected true or false, got %s", path, json_got(j, got, sizeof got));
         *(int *)p = cJSON_IsTrue(j) ? 1 : 0;
         return LVT_OK;
-    case K_CHOICE:
+    case K_ENUM: {
+        char names[256];
         if (!cJSON_IsString(j))
-            return lvt_errf(e, "%s: expected a string (one of %s), got %s", path, f->choices, json_got(j, got, sizeof got));
-        if (cfg_check_choice(f, j->valuestring, path, e)) return LVT_ERROR;
-        memset(p, 0, f->size);
-        snprintf(p, f->size, "%s", j->valuestring);
-        return LVT_OK;
+            return lvt_errf(e, "%s: expected a string (one of %s), got %s", path,
+                            cfg_enum_names(f->values, names, sizeof names), json_got(j, got, sizeof got));
+        return cfg_parse_enum(f, j->valuestring, (int *)p, path, e);
+    }
     case K_PATH:
         if (!cJSON_IsString(j)) return lvt_errf(e, "%s: expected a path string, got %s", path, json_got(j, got, sizeof got));
         if (!*j->valuestring && !(f->flags & F_EMPTY_OK)) return lvt_errf(e, "%s: must not be empty", path);
@@ -183,8 +183,7 @@ static int parse_field(char *base, const cfg_field *f, const cJSON *j, const cha
     case K_KEEP: {
         long v = -1;
         if (cJSON_IsString(j) && !strcmp(j->valuestring, "all")) {
-            memset(p, 0, f->size);
-            snprintf(p, f->size, "all");
+            *(int *)p = 0;
             return LVT_OK;
         }
         if (cJSON_IsNumber(j) && isfinite(j->valuedouble) && j->valuedouble == floor(j->valuedouble) &&
@@ -194,8 +193,7 @@ static int parse_field(char *base, const cfg_field *f, const cJSON *j, const cha
             strspn(j->valuestring, "0123456789") == strlen(j->valuestring))
             v = strtol(j->valuestring, NULL, 10);
         if (v < 1) return lvt_errf(e, "%s: expected \"all\" or a count >= 1, got %s", path, json_got(j, got, sizeof got));
-        memset(p, 0, f->size);
-        snprintf(p, f->size, "%ld", v);
+        *(int *)p = (int)v;
         return LVT_OK;
     }
     case K_BETAS: {
@@ -334,20 +332,22 @@ static int parse_condition(lvt_tripwire *t, const char *s, const char *path, lvt
     if (!m || op < 0 || !end || end == p || *end || errno || !isfinite(v))
         return lvt_errf(e, "%s: cannot parse condition \"%.100s\" (expected \"METRIC OP NUMBER\", OP one of > >= < <=)",
                         path, s);
-    if (!cfg_choice_ok(CFG_METRICS, metric)) {
-        static const char *const metrics[] = {"val_cos", "val_loss", "margin", "val_cos_drop_pct", "train_loss"};
+    int mv = cfg_enum_value(CFG_METRICS, metric);
+    if (mv < 0) {
+        char allowed[128];
+        cfg_enum_names(CFG_METRICS, allowed, sizeof allowed);
         int best = 0, best_d = 1 << 30;
-        for (int i = 0; i < 5; i++) {
-            int d = cfg_edit_distance(metric, metrics[i]);
+        for (int i = 0; CFG_METRICS[i].name; i++) {
+            int d = cfg_edit_distance(metric, CFG_METRICS[i].name);
             if (d < best_d) best_d = d, best = i;
         }
         if (best_d <= 3)
             return lvt_errf(e, "%s: unknown metric \"%.40s\" in \"%.100s\", did you mean %s? (allowed: %s)", path,
-                            metric, s, metrics[best], CFG_METRICS);
-        return lvt_errf(e, "%s: unknown metric \"%.40s\" in \"%.100s\" (allowed: %s)", path, metric, s, CFG_METRICS);
+                            metric, s, CFG_METRICS[best].name, allowed);
+        return lvt_errf(e, "%s: unknown metric \"%.40s\" in \"%.100s\" (allowed: %s)", path, metric, s, allowed);
     }
     char num[32];
-    snprintf(t->metric, sizeof t->metric, "%.31s", metric);
+    t->metric = (lvt_tripwire_metric)mv;
     t->op = (lvt_cmp)op;
     t->value = v;
     snprintf(t->cond_text, sizeof t->cond_text, "%s %s %s", metric, lvt_cmp_name(t->op), cfg_fmt_num(v, num));

@@ -13,9 +13,9 @@ typedef enum {
     K_U64,        /* unsigned long long */
     K_DBL,        /* double */
     K_BOOL,       /* int 0/1, JSON true/false */
-    K_CHOICE,     /* char[size], one of `choices` ("a|b|c") */
+    K_ENUM,       /* an enum (int-sized), spelled in JSON as one of the names in `values` */
     K_PATH,       /* char[size], a file or directory path, resolved against the config's dir */
-    K_KEEP,       /* char[size], "all" or a count >= 1 */
+    K_KEEP,       /* int, JSON "all" (stored 0) or a count >= 1 (also as a string "3") */
     K_BETAS,      /* two doubles at off and off2, JSON [b1, b2] */
     K_SUB,        /* a nested object: `sub` describes it, its offsets are relative to off */
     K_CURRICULUM, /* lvt_config.phases / n_phases */
@@ -26,6 +26,12 @@ enum { F_LO_OPEN = 1, F_HI_OPEN = 2, F_EMPTY_OK = 4 };
 
 typedef struct cfg_section cfg_section;
 
+/* One spelling of an enum key; a list ends with {NULL, 0}. Messages list them in this order. */
+typedef struct cfg_enum {
+    const char *name;
+    int value;
+} cfg_enum;
+
 typedef struct cfg_field {
     const char *name;
     cfg_kind kind;
@@ -33,8 +39,8 @@ typedef struct cfg_field {
     size_t size;      /* sizeof the member (char buffers: their capacity) */
     double lo, hi;    /* numeric range; F_LO_OPEN / F_HI_OPEN make the ends exclusive */
     unsigned flags;
-    const char *choices;
-    double def, def2;
+    const cfg_enum *values; /* K_ENUM */
+    double def, def2;       /* K_ENUM: the default's value */
     const char *def_s;
     unsigned ov_bit; /* objective knobs: the LVT_OV_* bit a phase or tripwire sets */
     const cfg_section *sub;
@@ -52,16 +58,21 @@ extern const cfg_section CFG_ROOT;
 extern const cfg_section CFG_OBJECTIVE;
 extern const cfg_section CFG_OPTIM; /* for the "lr" a phase or tripwire may set */
 
-#define CFG_METRICS "val_cos|val_loss|margin|val_cos_drop_pct|train_loss"
+/* The tripwire metrics (the "if" of a tripwire is "METRIC OP NUMBER"). */
+extern const cfg_enum CFG_METRICS[];
 
 /* Shortest "%.Ng" that reads back to exactly v. buf needs 32 bytes. */
 const char *cfg_fmt_num(double v, char *buf);
-/* 1 if s is one of the '|'-separated choices. */
-int cfg_choice_ok(const char *choices, const char *s);
+/* The value spelled s, or -1 when s is none of the list's names. */
+int cfg_enum_value(const cfg_enum *list, const char *s);
+/* The name of value v, or NULL when v is not in the list. */
+const char *cfg_enum_name(const cfg_enum *list, int v);
+/* "a|b|c": the names of a list, for messages. Returns buf. */
+const char *cfg_enum_names(const cfg_enum *list, char *buf, size_t n);
 /* Range check of a numeric value: on failure "PATH: must be RANGE, got V". */
 int cfg_check_num(const cfg_field *f, double v, const char *path, lvt_err *e);
-/* Choice check: "PATH: must be one of a|b|c, got \"x\"". */
-int cfg_check_choice(const cfg_field *f, const char *s, const char *path, lvt_err *e);
+/* Enum parse: s -> *out, or "PATH: must be one of a|b|c, got \"x\"". */
+int cfg_parse_enum(const cfg_field *f, const char *s, int *out, const char *path, lvt_err *e);
 /* A field by name, or NULL. */
 const cfg_field *cfg_find(const cfg_section *s, const char *name);
 /* The per-list checks lvt_config_validate and the parser share: phase order and overrides;

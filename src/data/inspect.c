@@ -1,10 +1,12 @@
 /* inspect.c — the statistics behind `lvt inspect` (docs/synth.md): sizes, the article-length
  * distribution, adjacent coherence, the cos(ctx[i], target) profile over (sampled) windows,
  * the copy-last and context-mean baselines and the forward-signal score (docs/synth.md). */
-#include "lvt/synth.h"
+#include "lvt/inspect.h"
+#include "lvt/json.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -225,54 +227,47 @@ int lvt_inspect(const lvt_store *s, const lvt_inspect_opts *o, lvt_inspect_stats
 
 /* ---- printing ------------------------------------------------------------------------------ */
 
-static void json_num(FILE *f, double v) {
-    if (isfinite(v)) fprintf(f, "%.8g", v);
-    else fputs("null", f);
+/* A statistic with 8 significant digits, or null when it is not finite (an empty store). */
+static cJSON *json_num(double v) {
+    char buf[32];
+    if (!isfinite(v)) return cJSON_CreateNull();
+    snprintf(buf, sizeof buf, "%.8g", v);
+    return cJSON_CreateRaw(buf);
 }
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
+static cJSON *inspect_json(const char *path, const lvt_inspect_stats *st) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "path", path);
+    cJSON_AddNumberToObject(o, "articles", (double)st->articles);
+    cJSON_AddNumberToObject(o, "chunks", (double)st->chunks);
+    cJSON_AddNumberToObject(o, "dim", st->dim);
+    cJSON_AddNumberToObject(o, "context_len", st->context_len);
+    cJSON_AddNumberToObject(o, "windows", (double)st->windows);
+    cJSON *len = cJSON_AddObjectToObject(o, "length");
+    cJSON_AddNumberToObject(len, "min", (double)st->len_min);
+    cJSON_AddItemToObject(len, "p10", json_num(st->len_p10));
+    cJSON_AddItemToObject(len, "median", json_num(st->len_median));
+    cJSON_AddItemToObject(len, "mean", json_num(st->len_mean));
+    cJSON_AddItemToObject(len, "p90", json_num(st->len_p90));
+    cJSON_AddNumberToObject(len, "max", (double)st->len_max);
+    cJSON_AddItemToObject(o, "adjacent_coherence", json_num(st->adjacent));
+    cJSON_AddItemToObject(o, "adjacent_coherence_pairs", json_num(st->adjacent_pairs));
+    cJSON_AddNumberToObject(o, "sampled_windows", (double)st->sampled);
+    cJSON *prof = cJSON_AddArrayToObject(o, "cos_profile");
+    for (int i = 0; i < st->context_len; i++) cJSON_AddItemToArray(prof, json_num(st->profile[i]));
+    cJSON_AddItemToObject(o, "copy_last_cos", json_num(st->copy_last));
+    cJSON_AddItemToObject(o, "mean_ctx_cos", json_num(st->mean_ctx));
+    cJSON_AddItemToObject(o, "forward_signal", json_num(st->have_forward ? st->forward_signal : NAN));
+    cJSON_AddItemToObject(o, "forward_x", json_num(st->have_forward ? st->forward_x : NAN));
+    return o;
 }
 
 static void print_json(FILE *f, const char *path, const lvt_inspect_stats *st) {
-    fputs("{\"path\": ", f);
-    json_str(f, path);
-    fprintf(f, ", \"articles\": %lld, \"chunks\": %lld, \"dim\": %d, \"context_len\": %d, \"windows\": %lld",
-            (long long)st->articles, (long long)st->chunks, st->dim, st->context_len, (long long)st->windows);
-    fprintf(f, ", \"length\": {\"min\": %lld, \"p10\": ", (long long)st->len_min);
-    json_num(f, st->len_p10);
-    fputs(", \"median\": ", f);
-    json_num(f, st->len_median);
-    fputs(", \"mean\": ", f);
-    json_num(f, st->len_mean);
-    fputs(", \"p90\": ", f);
-    json_num(f, st->len_p90);
-    fprintf(f, ", \"max\": %lld}", (long long)st->len_max);
-    fputs(", \"adjacent_coherence\": ", f);
-    json_num(f, st->adjacent);
-    fputs(", \"adjacent_coherence_pairs\": ", f);
-    json_num(f, st->adjacent_pairs);
-    fprintf(f, ", \"sampled_windows\": %lld, \"cos_profile\": [", (long long)st->sampled);
-    for (int i = 0; i < st->context_len; i++) {
-        if (i) fputs(", ", f);
-        json_num(f, st->profile[i]);
-    }
-    fputs("], \"copy_last_cos\": ", f);
-    json_num(f, st->copy_last);
-    fputs(", \"mean_ctx_cos\": ", f);
-    json_num(f, st->mean_ctx);
-    fputs(", \"forward_signal\": ", f);
-    json_num(f, st->have_forward ? st->forward_signal : NAN);
-    fputs(", \"forward_x\": ", f);
-    json_num(f, st->have_forward ? st->forward_x : NAN);
-    fputs("}\n", f);
+    cJSON *o = inspect_json(path, st);
+    char *text = o ? lvt_json_line(o) : NULL;
+    cJSON_Delete(o);
+    if (text) fprintf(f, "%s\n", text);
+    free(text);
 }
 
 static void human_num(FILE *f, double v) {

@@ -1,7 +1,8 @@
 /* npy.c — the NumPy .npy format: our own header parser (magic, versions 1.0/2.0/3.0, the
- * header dict with 'descr', 'fortran_order', 'shape'), float16 -> float32, and a sequential
- * reader that converts elements to float32 or int64. The byte source is a FILE * or a libzip
- * member (npz.c opens those). Assumes a little-endian host (x86-64, aarch64). */
+ * header dict with 'descr', 'fortran_order', 'shape'), float16 -> float32, a sequential
+ * reader that converts elements to float32 or int64 (the byte source is a FILE * or a libzip
+ * member; npz.c opens those), and a sequential float32 matrix writer (`lvt predict`).
+ * Assumes a little-endian host (x86-64, aarch64). */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zip.h>
 
 #include "lvt/convert.h"
@@ -358,4 +360,57 @@ void lvt_npy_close(lvt_npy_stream *s) {
     s->zf = NULL;
     s->buf = NULL;
     s->cap = 0;
+}
+
+/* ---- the float32 matrix writer -------------------------------------------------------------- */
+
+int lvt_npy_create_f32(lvt_npy_writer *w, const char *path, int64_t rows, int cols, lvt_err *e) {
+    memset(w, 0, sizeof *w);
+    if (strlen(path) >= sizeof w->path) return lvt_errf(e, "%s: path too long", path);
+    snprintf(w->path, sizeof w->path, "%s", path);
+    w->rows = rows;
+    w->cols = cols;
+    lvt_atomic_tmp_path(path, w->tmp, sizeof w->tmp);
+    w->f = fopen(w->tmp, "wb");
+    if (!w->f) return lvt_errf(e, "%s: cannot create the temporary output %s: %s", path, w->tmp, strerror(errno));
+    /* .npy v1.0: magic, version, header length, dict padded with spaces to a multiple of 64. */
+    char dict[256];
+    int len = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%lld, %d), }",
+                       (long long)rows, cols);
+    int total = 10 + len + 1;
+    int pad = (64 - total % 64) % 64;
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0};
+    int hlen = len + pad + 1;
+    pre[8] = (unsigned char)(hlen & 0xff);
+    pre[9] = (unsigned char)(hlen >> 8);
+    fwrite(pre, 1, 10, w->f);
+    fwrite(dict, 1, (size_t)len, w->f);
+    for (int i = 0; i < pad; i++) fputc(' ', w->f);
+    fputc('\n', w->f);
+    return LVT_OK;
+}
+
+int lvt_npy_write_rows(lvt_npy_writer *w, const float *x, int64_t count, lvt_err *e) {
+    size_t n = (size_t)count * (size_t)w->cols;
+    if (w->done + count > w->rows) return lvt_errf(e, "%s: more than %lld rows written", w->path, (long long)w->rows);
+    if (fwrite(x, sizeof(float), n, w->f) != n) return lvt_errf(e, "%s: writing the rows failed", w->path);
+    w->done += count;
+    return LVT_OK;
+}
+
+int lvt_npy_finish(lvt_npy_writer *w, int ok, lvt_err *e) {
+    int bad = !ok || !w->f;
+    if (w->f && fclose(w->f) != 0) bad = 1;
+    w->f = NULL;
+    if (ok && !bad && w->done != w->rows) {
+        bad = 1;
+        lvt_errf(e, "%s: %lld of %lld rows written", w->path, (long long)w->done, (long long)w->rows);
+    } else if (ok && bad) {
+        lvt_errf(e, "%s: writing the rows failed", w->path);
+    }
+    if (bad) {
+        unlink(w->tmp);
+        return LVT_ERROR;
+    }
+    return lvt_atomic_commit(w->tmp, w->path, e);
 }

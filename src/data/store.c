@@ -1,6 +1,7 @@
 /* store.c — the HDF5 article store (docs/formats.md): atomic write (PATH.tmp, then
  * rename), whole and article-range reads that validate every dataset and attribute, the header
- * probe, the in-memory consistency check, L2 normalisation on load. Every error names the file
+ * probe, the in-memory consistency check, L2 normalisation on load, and the row files of
+ * `lvt predict` (a float32 matrix streamed into HDF5). Every error names the file
  * and the dataset or attribute it concerns; HDF5's own error printing is silenced. */
 #include "lvt/data.h"
 
@@ -206,6 +207,63 @@ int lvt_store_write(const char *path, const lvt_store *s, const lvt_store_write_
         return lvt_errf(e, "%s: cannot rename %s into place", path, tmp);
     }
     return LVT_OK;
+}
+
+/* ---- row files (`lvt predict`) ----------------------------------------------------------------- */
+
+_Static_assert(sizeof(hid_t) == sizeof(int64_t), "lvt_rows_h5 keeps HDF5 ids as int64_t");
+
+int lvt_rows_h5_create(lvt_rows_h5 *w, const char *path, const char *dataset, int64_t rows, int cols, lvt_err *e) {
+    memset(w, 0, sizeof *w);
+    w->file = w->dset = -1;
+    h5_quiet();
+    if (strlen(path) >= sizeof w->path) return lvt_errf(e, "%s: path too long", path);
+    snprintf(w->path, sizeof w->path, "%s", path);
+    w->rows = rows;
+    w->cols = cols;
+    lvt_atomic_tmp_path(path, w->tmp, sizeof w->tmp);
+    hid_t fapl = h5_fapl();
+    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    h5_close_any(fapl);
+    if (w->file < 0) return lvt_errf(e, "%s: cannot create the temporary output %s", path, w->tmp);
+    hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols};
+    hid_t sp = H5Screate_simple(2, dims, NULL);
+    w->dset = H5Dcreate2(w->file, dataset, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    h5_close_any(sp);
+    if (w->dset < 0) return lvt_errf(e, "%s: cannot create /%s", path, dataset);
+    return LVT_OK;
+}
+
+int lvt_rows_h5_write(lvt_rows_h5 *w, int64_t row0, const float *x, int64_t count, lvt_err *e) {
+    if (row0 < 0 || count < 0 || row0 + count > w->rows)
+        return lvt_errf(e, "%s: rows %lld..%lld outside [0, %lld)", w->path, (long long)row0,
+                        (long long)(row0 + count), (long long)w->rows);
+    hsize_t start[2] = {(hsize_t)row0, 0}, cnt[2] = {(hsize_t)count, (hsize_t)w->cols};
+    hid_t fs = H5Dget_space(w->dset);
+    hid_t ms = H5Screate_simple(2, cnt, NULL);
+    herr_t st = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
+    if (st >= 0) st = H5Dwrite(w->dset, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, x);
+    h5_close_any(ms);
+    h5_close_any(fs);
+    return st < 0 ? lvt_errf(e, "%s: writing the rows failed", w->path) : LVT_OK;
+}
+
+int lvt_rows_h5_write_i64(lvt_rows_h5 *w, const char *dataset, const int64_t *v, lvt_err *e) {
+    if (write_i64(w->file, dataset, v, w->rows)) return lvt_errf(e, "%s: writing /%s failed", w->path, dataset);
+    return LVT_OK;
+}
+
+int lvt_rows_h5_finish(lvt_rows_h5 *w, int ok, lvt_err *e) {
+    int bad = !ok;
+    if (w->dset >= 0 && H5Dclose(w->dset) < 0) bad = 1;
+    if (w->file >= 0 && H5Fclose(w->file) < 0) bad = 1;
+    int opened = w->file >= 0;
+    w->file = w->dset = -1;
+    if (bad) {
+        if (opened) remove(w->tmp);
+        return ok ? lvt_errf(e, "%s: writing the file failed (disk full?)", w->path) : LVT_ERROR;
+    }
+    return lvt_atomic_commit(w->tmp, w->path, e);
 }
 
 /* ---- read ----------------------------------------------------------------------------------- */

@@ -243,12 +243,13 @@ enum { T_SA_W, T_SA_B, T_SO_W, T_SO_B, T_CA_W, T_CA_B, T_CO_W, T_CO_B, T_L1_W, T
 static size_t tensor_index(const lvt_model *m, int layer, int k) {
     return 2 + (size_t)MODEL_TENSORS_PER_LAYER * layer + k;
 }
-/* parameter (buf = m->params) or gradient (buf = m->grads) of layer tensor k */
-static float *LP(const lvt_model *m, float *buf, int layer, int k) {
+/* layer_tensor: the parameter (buf = m->params) or gradient (buf = m->grads) of tensor k of a layer */
+static float *layer_tensor(const lvt_model *m, float *buf, int layer, int k) {
     return buf + m->tensors[tensor_index(m, layer, k)].offset;
 }
-/* input_proj (j = 0, 1) and head (j = 2.. : head.0.w, head.0.b, head.2.w, head.2.b, head.3.w/b) */
-static float *GP(const lvt_model *m, float *buf, int j) {
+/* io_tensor: the same for the tensors outside the layers, input_proj (j = 0, 1) and head
+ * (j = 2.. : head.0.w, head.0.b, head.2.w, head.2.b, head.3.w/b) */
+static float *io_tensor(const lvt_model *m, float *buf, int j) {
     size_t idx =
         j < 2 ? (size_t)j : 2 + (size_t)MODEL_TENSORS_PER_LAYER * m->cfg.n_layers + (j - 2);
     return buf + m->tensors[idx].offset;
@@ -338,7 +339,7 @@ int lvt_model_forward(lvt_model *m, int slot, const float *ctx, int B, int train
     }
 
     o->copy(be, s->ctx, ctx, (size_t)N * D * sizeof(float));
-    linear_fwd(be, s->ctx, D, GP(m, W, G_IN_W), GP(m, W, G_IN_B), s->x0, d, N, D, d);
+    linear_fwd(be, s->ctx, D, io_tensor(m, W, G_IN_W), io_tensor(m, W, G_IN_B), s->x0, d, N, D, d);
     o->add_bcast(be, s->x0, a->pe, B, L * d);
 
     const float *xin = s->x0;
@@ -350,56 +351,56 @@ int lvt_model_forward(lvt_model *m, int slot, const float *ctx, int B, int train
         const int tail = l == c->n_layers - 1;
         const int M = tail ? B : N, Lq = tail ? 1 : L, rows = tail ? 1 : L;
         /* x1 = LN1(x + Drop(SelfAttn(x, causal))) */
-        linear_fwd(be, xin, d, LP(m, W, l, T_SA_W), LP(m, W, l, T_SA_B), la->qkv, 3 * d, N, d,
+        linear_fwd(be, xin, d, layer_tensor(m, W, l, T_SA_W), layer_tensor(m, W, l, T_SA_B), la->qkv, 3 * d, N, d,
                    3 * d);
         const float *q1 = tail ? la->qkv + (size_t)(L - 1) * 3 * d : la->qkv;
         o->attention_fwd(be, q1, tail ? L * 3 * d : 3 * d, la->qkv + d, 3 * d, la->qkv + 2 * d,
                          3 * d, la->att1, d, la->probs1, la->m_att1, B, Lq, L, H, hd, !tail,
                          at_site(&k, drop, l, 5));
-        linear_fwd(be, la->att1, d, LP(m, W, l, T_SO_W), LP(m, W, l, T_SO_B), a->bufA, d, M, d, d);
+        linear_fwd(be, la->att1, d, layer_tensor(m, W, l, T_SO_W), layer_tensor(m, W, l, T_SO_B), a->bufA, d, M, d, d);
         const float *xres = xin;
         if (tail) { /* the residual input: position L-1 of every sample, gathered */
             o->copy_rows(be, a->bufC, d, xin + (size_t)(L - 1) * d, L * d, B, d);
             xres = a->bufC;
         }
         residual_fwd(be, a->bufA, xres, la->r1, la->m_drop1, B, rows * d, at_site(&k, drop, l, 1));
-        o->layernorm_fwd(be, la->r1, LP(m, W, l, T_N1_W), LP(m, W, l, T_N1_B), la->x1, la->mean1,
+        o->layernorm_fwd(be, la->r1, layer_tensor(m, W, l, T_N1_W), layer_tensor(m, W, l, T_N1_B), la->x1, la->mean1,
                          la->rstd1, M, d, LN_EPS);
         /* x2 = LN2(x1 + Drop(CrossAttn(q = x1, kv = mem, causal))) */
-        float *Wc = LP(m, W, l, T_CA_W), *bc = LP(m, W, l, T_CA_B);
+        float *Wc = layer_tensor(m, W, l, T_CA_W), *bc = layer_tensor(m, W, l, T_CA_B);
         linear_fwd(be, la->x1, d, Wc, bc, la->q2, d, M, d, d);
         linear_fwd(be, s->x0, d, Wc + (size_t)d * d, bc + d, la->kv2, 2 * d, N, d, 2 * d);
         o->attention_fwd(be, la->q2, d, la->kv2, 2 * d, la->kv2 + d, 2 * d, la->att2, d, la->probs2,
                          la->m_att2, B, Lq, L, H, hd, !tail, at_site(&k, drop, l, 6));
-        linear_fwd(be, la->att2, d, LP(m, W, l, T_CO_W), LP(m, W, l, T_CO_B), a->bufA, d, M, d, d);
+        linear_fwd(be, la->att2, d, layer_tensor(m, W, l, T_CO_W), layer_tensor(m, W, l, T_CO_B), a->bufA, d, M, d, d);
         residual_fwd(be, a->bufA, la->x1, la->r2, la->m_drop2, B, rows * d,
                      at_site(&k, drop, l, 2));
-        o->layernorm_fwd(be, la->r2, LP(m, W, l, T_N2_W), LP(m, W, l, T_N2_B), la->x2, la->mean2,
+        o->layernorm_fwd(be, la->r2, layer_tensor(m, W, l, T_N2_W), layer_tensor(m, W, l, T_N2_B), la->x2, la->mean2,
                          la->rstd2, M, d, LN_EPS);
         /* x3 = LN3(x2 + Drop(W2 Drop(ReLU(W1 x2)))) */
         if (drop) {
-            linear_fwd(be, la->x2, d, LP(m, W, l, T_L1_W), LP(m, W, l, T_L1_B), la->a, F, M, d, F);
+            linear_fwd(be, la->x2, d, layer_tensor(m, W, l, T_L1_W), layer_tensor(m, W, l, T_L1_B), la->a, F, M, d, F);
             o->relu_fwd(be, la->a, a->F1, (size_t)M * F);
             o->dropout_fwd(be, a->F1, la->a, la->m_drop3, B, rows * F, at_site(&k, drop, l, 3));
         } else {
-            linear_fwd(be, la->x2, d, LP(m, W, l, T_L1_W), LP(m, W, l, T_L1_B), a->F1, F, M, d, F);
+            linear_fwd(be, la->x2, d, layer_tensor(m, W, l, T_L1_W), layer_tensor(m, W, l, T_L1_B), a->F1, F, M, d, F);
             o->relu_fwd(be, a->F1, la->a, (size_t)M * F);
         }
-        linear_fwd(be, la->a, F, LP(m, W, l, T_L2_W), LP(m, W, l, T_L2_B), a->bufA, d, M, F, d);
+        linear_fwd(be, la->a, F, layer_tensor(m, W, l, T_L2_W), layer_tensor(m, W, l, T_L2_B), a->bufA, d, M, F, d);
         residual_fwd(be, a->bufA, la->x2, la->r3, la->m_drop4, B, rows * d,
                      at_site(&k, drop, l, 4));
-        o->layernorm_fwd(be, la->r3, LP(m, W, l, T_N3_W), LP(m, W, l, T_N3_B), la->x3, la->mean3,
+        o->layernorm_fwd(be, la->r3, layer_tensor(m, W, l, T_N3_W), layer_tensor(m, W, l, T_N3_B), la->x3, la->mean3,
                          la->rstd3, M, d, LN_EPS);
         xin = la->x3;
     }
 
     /* head (xin = the last layer's output, [B, d], position L-1 only):
      * raw = Linear(LN(GELU(Linear(h)))), pred = raw / ||raw|| */
-    linear_fwd(be, xin, d, GP(m, W, G_H0_W), GP(m, W, G_H0_B), s->g0, d, B, d, d);
+    linear_fwd(be, xin, d, io_tensor(m, W, G_H0_W), io_tensor(m, W, G_H0_B), s->g0, d, B, d, d);
     o->gelu_fwd(be, s->g0, s->g1, (size_t)B * d);
-    o->layernorm_fwd(be, s->g1, GP(m, W, G_H2_W), GP(m, W, G_H2_B), s->g2, s->hmean, s->hrstd, B, d,
+    o->layernorm_fwd(be, s->g1, io_tensor(m, W, G_H2_W), io_tensor(m, W, G_H2_B), s->g2, s->hmean, s->hrstd, B, d,
                      LN_EPS);
-    linear_fwd(be, s->g2, d, GP(m, W, G_H3_W), GP(m, W, G_H3_B), s->raw, D, B, d, D);
+    linear_fwd(be, s->g2, d, io_tensor(m, W, G_H3_W), io_tensor(m, W, G_H3_B), s->raw, D, B, d, D);
     o->l2norm_fwd(be, s->raw, s->pred, s->norms, B, D, L2_EPS);
     if (pred) o->copy(be, pred, s->pred, (size_t)B * D * sizeof(float));
     s->B = B;
@@ -420,8 +421,8 @@ static void linear_bwd(lvt_backend *be, const float *dy, int lddy, const float *
                       lddx);
 }
 
-int lvt_model_backward2(lvt_model *m, int slot, const float *draw, const float *dpred, float *dctx,
-                        lvt_err *e) {
+int lvt_model_backward_raw_pred(lvt_model *m, int slot, const float *draw, const float *dpred,
+                                float *dctx, lvt_err *e) {
     if (check_slot(m, slot, e)) return LVT_ERROR;
     lvt_model_acts *a = m->acts;
     slot_acts *s = &a->slots[slot];
@@ -445,14 +446,14 @@ int lvt_model_backward2(lvt_model *m, int slot, const float *draw, const float *
         o->zero(be, a->hD, (size_t)B * D * sizeof(float));
     }
     /* head */
-    linear_bwd(be, a->hD, D, s->g2, d, GP(m, W, G_H3_W), GP(m, G, G_H3_W), GP(m, G, G_H3_B), a->hd1,
+    linear_bwd(be, a->hD, D, s->g2, d, io_tensor(m, W, G_H3_W), io_tensor(m, G, G_H3_W), io_tensor(m, G, G_H3_B), a->hd1,
                d, 0, B, d, D);
-    o->layernorm_bwd(be, a->hd1, s->g1, s->hmean, s->hrstd, GP(m, W, G_H2_W), a->hd2,
-                     GP(m, G, G_H2_W), GP(m, G, G_H2_B), B, d);
+    o->layernorm_bwd(be, a->hd1, s->g1, s->hmean, s->hrstd, io_tensor(m, W, G_H2_W), a->hd2,
+                     io_tensor(m, G, G_H2_W), io_tensor(m, G, G_H2_B), B, d);
     o->gelu_bwd(be, a->hd2, s->g0, a->hd1, (size_t)B * d);
     float *dX = a->bufA, *dR = a->bufB, *T = a->bufC;
-    linear_bwd(be, a->hd1, d, s->layers[c->n_layers - 1].x3, d, GP(m, W, G_H0_W), GP(m, G, G_H0_W),
-               GP(m, G, G_H0_B), dX, d, 0, B, d, d);
+    linear_bwd(be, a->hd1, d, s->layers[c->n_layers - 1].x3, d, io_tensor(m, W, G_H0_W), io_tensor(m, G, G_H0_W),
+               io_tensor(m, G, G_H0_B), dX, d, 0, B, d, d);
     o->zero(be, a->dmem, nd * sizeof(float));
 
     for (int l = c->n_layers - 1; l >= 0; l--) {
@@ -463,15 +464,15 @@ int lvt_model_backward2(lvt_model *m, int slot, const float *draw, const float *
         const size_t md = (size_t)M * d;
         const float *t;
         /* LN3 and the feed-forward block; dR = d x2 at the end */
-        o->layernorm_bwd(be, dX, la->r3, la->mean3, la->rstd3, LP(m, W, l, T_N3_W), dR,
-                         LP(m, G, l, T_N3_W), LP(m, G, l, T_N3_B), M, d);
+        o->layernorm_bwd(be, dX, la->r3, la->mean3, la->rstd3, layer_tensor(m, W, l, T_N3_W), dR,
+                         layer_tensor(m, G, l, T_N3_W), layer_tensor(m, G, l, T_N3_B), M, d);
         t = dR;
         if (drop) {
             o->dropout_bwd(be, dR, la->m_drop4, T, md, p);
             t = T;
         }
-        linear_bwd(be, t, d, la->a, F, LP(m, W, l, T_L2_W), LP(m, G, l, T_L2_W),
-                   LP(m, G, l, T_L2_B), a->F1, F, 0, M, F, d);
+        linear_bwd(be, t, d, la->a, F, layer_tensor(m, W, l, T_L2_W), layer_tensor(m, G, l, T_L2_W),
+                   layer_tensor(m, G, l, T_L2_B), a->F1, F, 0, M, F, d);
         float *dh = a->F2;
         if (drop) {
             o->dropout_bwd(be, a->F1, la->m_drop3, a->F2, (size_t)M * F, p);
@@ -481,34 +482,34 @@ int lvt_model_backward2(lvt_model *m, int slot, const float *draw, const float *
         } else {
             o->relu_bwd(be, a->F1, la->a, a->F2, (size_t)M * F);
         }
-        linear_bwd(be, dh, F, la->x2, d, LP(m, W, l, T_L1_W), LP(m, G, l, T_L1_W),
-                   LP(m, G, l, T_L1_B), dR, d, 1, M, d, F);
+        linear_bwd(be, dh, F, la->x2, d, layer_tensor(m, W, l, T_L1_W), layer_tensor(m, G, l, T_L1_W),
+                   layer_tensor(m, G, l, T_L1_B), dR, d, 1, M, d, F);
         /* LN2 and cross-attention; dX = d x1 at the end, dmem accumulates */
-        o->layernorm_bwd(be, dR, la->r2, la->mean2, la->rstd2, LP(m, W, l, T_N2_W), dX,
-                         LP(m, G, l, T_N2_W), LP(m, G, l, T_N2_B), M, d);
+        o->layernorm_bwd(be, dR, la->r2, la->mean2, la->rstd2, layer_tensor(m, W, l, T_N2_W), dX,
+                         layer_tensor(m, G, l, T_N2_W), layer_tensor(m, G, l, T_N2_B), M, d);
         t = dX;
         if (drop) {
             o->dropout_bwd(be, dX, la->m_drop2, T, md, p);
             t = T;
         }
-        linear_bwd(be, t, d, la->att2, d, LP(m, W, l, T_CO_W), LP(m, G, l, T_CO_W),
-                   LP(m, G, l, T_CO_B), dR, d, 0, M, d, d);
+        linear_bwd(be, t, d, la->att2, d, layer_tensor(m, W, l, T_CO_W), layer_tensor(m, G, l, T_CO_W),
+                   layer_tensor(m, G, l, T_CO_B), dR, d, 0, M, d, d);
         o->attention_bwd(be, dR, d, la->q2, d, la->kv2, 2 * d, la->kv2 + d, 2 * d, la->probs2,
                          drop ? la->m_att2 : NULL, p, T, a->d2, a->d2 + d, B, Lq, L, H, hd);
-        float *Wc = LP(m, W, l, T_CA_W), *dWc = LP(m, G, l, T_CA_W), *dbc = LP(m, G, l, T_CA_B);
+        float *Wc = layer_tensor(m, W, l, T_CA_W), *dWc = layer_tensor(m, G, l, T_CA_W), *dbc = layer_tensor(m, G, l, T_CA_B);
         linear_bwd(be, T, d, la->x1, d, Wc, dWc, dbc, dX, d, 1, M, d, d);
         linear_bwd(be, a->d2, 2 * d, s->x0, d, Wc + (size_t)d * d, dWc + (size_t)d * d, dbc + d,
                    a->dmem, d, 1, N, d, 2 * d);
         /* LN1 and self-attention; d xin ends in dR (dX for the tail) */
-        o->layernorm_bwd(be, dX, la->r1, la->mean1, la->rstd1, LP(m, W, l, T_N1_W), dR,
-                         LP(m, G, l, T_N1_W), LP(m, G, l, T_N1_B), M, d);
+        o->layernorm_bwd(be, dX, la->r1, la->mean1, la->rstd1, layer_tensor(m, W, l, T_N1_W), dR,
+                         layer_tensor(m, G, l, T_N1_W), layer_tensor(m, G, l, T_N1_B), M, d);
         t = dR;
         if (drop) {
             o->dropout_bwd(be, dR, la->m_drop1, T, md, p);
             t = T;
         }
-        linear_bwd(be, t, d, la->att1, d, LP(m, W, l, T_SO_W), LP(m, G, l, T_SO_W),
-                   LP(m, G, l, T_SO_B), dX, d, 0, M, d, d);
+        linear_bwd(be, t, d, la->att1, d, layer_tensor(m, W, l, T_SO_W), layer_tensor(m, G, l, T_SO_W),
+                   layer_tensor(m, G, l, T_SO_B), dX, d, 0, M, d, d);
         if (tail) {
             /* one query per sample: dq lands in rows b*L + L-1 of d3, the other rows' dq are 0;
              * the residual gradient dR goes to those rows of d xin (built in dX) */
@@ -520,14 +521,14 @@ int lvt_model_backward2(lvt_model *m, int slot, const float *draw, const float *
                              hd);
             o->zero(be, dX, nd * sizeof(float));
             o->copy_rows(be, dX + (size_t)(L - 1) * d, L * d, dR, d, B, d);
-            linear_bwd(be, a->d3, 3 * d, xin, d, LP(m, W, l, T_SA_W), LP(m, G, l, T_SA_W),
-                       LP(m, G, l, T_SA_B), dX, d, 1, N, d, 3 * d);
+            linear_bwd(be, a->d3, 3 * d, xin, d, layer_tensor(m, W, l, T_SA_W), layer_tensor(m, G, l, T_SA_W),
+                       layer_tensor(m, G, l, T_SA_B), dX, d, 1, N, d, 3 * d);
         } else {
             o->attention_bwd(be, dX, d, la->qkv, 3 * d, la->qkv + d, 3 * d, la->qkv + 2 * d, 3 * d,
                              la->probs1, drop ? la->m_att1 : NULL, p, a->d3, a->d3 + d,
                              a->d3 + 2 * d, B, L, L, H, hd);
-            linear_bwd(be, a->d3, 3 * d, xin, d, LP(m, W, l, T_SA_W), LP(m, G, l, T_SA_W),
-                       LP(m, G, l, T_SA_B), dR, d, 1, N, d, 3 * d);
+            linear_bwd(be, a->d3, 3 * d, xin, d, layer_tensor(m, W, l, T_SA_W), layer_tensor(m, G, l, T_SA_W),
+                       layer_tensor(m, G, l, T_SA_B), dR, d, 1, N, d, 3 * d);
             float *sw = dX; /* the gradient w.r.t. this layer's input becomes the next dX */
             dX = dR;
             dR = sw;
@@ -535,11 +536,11 @@ int lvt_model_backward2(lvt_model *m, int slot, const float *draw, const float *
     }
     /* x0 feeds layer 0 and every cross-attention's k|v */
     o->add(be, dX, a->dmem, dX, nd);
-    linear_bwd(be, dX, d, s->ctx, D, GP(m, W, G_IN_W), GP(m, G, G_IN_W), GP(m, G, G_IN_B), dctx, D,
+    linear_bwd(be, dX, d, s->ctx, D, io_tensor(m, W, G_IN_W), io_tensor(m, G, G_IN_W), io_tensor(m, G, G_IN_B), dctx, D,
                0, N, D, d);
     return LVT_OK;
 }
 
 int lvt_model_backward(lvt_model *m, int slot, const float *dpred, float *dctx, lvt_err *e) {
-    return lvt_model_backward2(m, slot, NULL, dpred, dctx, e);
+    return lvt_model_backward_raw_pred(m, slot, NULL, dpred, dctx, e);
 }

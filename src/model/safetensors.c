@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lvt/ckpt.h"
+#include "lvt/safetensors.h"
 
 #define ST_PATH_MAX 4096
 #define ST_MAX_HEADER (100u << 20) /* the safetensors limit is 100 MB */
@@ -95,7 +95,7 @@ int lvt_safetensors_save(const char *path, const lvt_model *m, lvt_err *e) {
     }
     m->be->ops->to_host(m->be, host, m->params, m->n_params * sizeof(float));
     char tmp[ST_PATH_MAX];
-    lvt_ckpt_tmp_path(path, tmp, sizeof tmp);
+    lvt_atomic_tmp_path(path, tmp, sizeof tmp);
     int rc = LVT_ERROR;
     FILE *f = fopen(tmp, "wb");
     if (!f) {
@@ -115,7 +115,7 @@ int lvt_safetensors_save(const char *path, const lvt_model *m, lvt_err *e) {
         lvt_errf(e, "%s: writing failed (disk full or not writable?); any existing file is unchanged", path);
         goto done;
     }
-    rc = lvt_ckpt_commit(tmp, path, e);
+    rc = lvt_atomic_commit(tmp, path, e);
 done:
     free(host);
     free(header);

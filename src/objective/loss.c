@@ -55,15 +55,15 @@ void lvt_loss_read(lvt_loss *l, float terms[LVT_TERM_COUNT]) {
 static loss_modes read_modes(const lvt_objective_cfg *obj, int L) {
     loss_modes md;
     md.H = (obj->lambda_roll > 0 && obj->rollout_h > 1) ? obj->rollout_h : 1;
-    md.full = strcmp(obj->rollout_grad, "first") != 0;
-    md.truth = strcmp(obj->rollout_supervise, "truth") == 0;
-    md.adaptive = !strcmp(obj->adaptive_dir, "batch")    ? LOSS_ADAPT_BATCH
-                  : !strcmp(obj->adaptive_dir, "sample") ? LOSS_ADAPT_SAMPLE
-                                                         : LOSS_ADAPT_OFF;
-    md.ref_row = !strcmp(obj->dir_ref, "last") ? L - 1 : L - 2;
-    md.drop_mode = !strcmp(obj->context_drop_mode, "zero")   ? LVT_CONTEXT_DROP_ZERO
-                   : !strcmp(obj->context_drop_mode, "mean") ? LVT_CONTEXT_DROP_MEAN
-                                                             : LVT_CONTEXT_DROP_NOISE;
+    md.full = obj->rollout_grad != LVT_ROLLOUT_GRAD_FIRST;
+    md.truth = obj->rollout_supervise == LVT_SUPERVISE_TRUTH;
+    md.adaptive = obj->adaptive_dir == LVT_ADAPTIVE_BATCH    ? LOSS_ADAPT_BATCH
+                  : obj->adaptive_dir == LVT_ADAPTIVE_SAMPLE ? LOSS_ADAPT_SAMPLE
+                                                             : LOSS_ADAPT_OFF;
+    md.ref_row = obj->dir_ref == LVT_DIR_REF_LAST ? L - 1 : L - 2;
+    md.drop_mode = obj->context_drop_mode == LVT_CTX_DROP_ZERO   ? LVT_CONTEXT_DROP_ZERO
+                   : obj->context_drop_mode == LVT_CTX_DROP_MEAN ? LVT_CONTEXT_DROP_MEAN
+                                                                 : LVT_CONTEXT_DROP_NOISE;
     return md;
 }
 
@@ -112,14 +112,14 @@ static int backward(loss_step *st, lvt_err *e) {
     lvt_loss *l = st->l;
     if (st->md.full) {
         for (int h = st->H - 1; h >= 1; h--) {
-            if (lvt_model_backward2(st->m, h, NULL, loss_dpred(st, h), l->dctx, e)) return LVT_ERROR;
+            if (lvt_model_backward_raw_pred(st->m, h, NULL, loss_dpred(st, h), l->dctx, e)) return LVT_ERROR;
             /* ctx_h row L-j holds p_{h-j+1} (0-based PRED(h-j)) for j = 1..min(h, L) */
             for (int j = 1; j <= h && j <= L; j++)
                 st->o->scale_rows_add(st->be, NULL, 0, 1.0f, l->dctx + (size_t)(L - j) * D, L * D,
                                       loss_dpred(st, h - j), D, B, D);
         }
     }
-    return lvt_model_backward2(st->m, 0, l->draw, st->dp1, NULL, e);
+    return lvt_model_backward_raw_pred(st->m, 0, l->draw, st->dp1, NULL, e);
 }
 
 int lvt_loss_step(lvt_loss *l, lvt_model *m, const lvt_objective_cfg *obj,

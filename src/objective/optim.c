@@ -32,14 +32,6 @@ const char *lvt_sched_name(lvt_sched_kind k) {
     }
 }
 
-int lvt_sched_parse(const char *s, lvt_sched_kind *k, lvt_err *e) {
-    if (!strcmp(s, "plateau")) *k = LVT_SCHED_PLATEAU;
-    else if (!strcmp(s, "cosine")) *k = LVT_SCHED_COSINE;
-    else if (!strcmp(s, "constant")) *k = LVT_SCHED_CONSTANT;
-    else return lvt_errf(e, "unknown optim.schedule '%s' (expected plateau, cosine or constant)", s);
-    return LVT_OK;
-}
-
 int lvt_optim_hparams_from_config(lvt_optim_hparams *hp, const lvt_config *c, long total_steps,
                                   lvt_err *e) {
     lvt_optim_hparams_default(hp);
@@ -49,7 +41,7 @@ int lvt_optim_hparams_from_config(lvt_optim_hparams *hp, const lvt_config *c, lo
     hp->eps = c->optim.eps;
     hp->weight_decay = c->optim.weight_decay;
     hp->grad_clip = c->train.grad_clip;
-    if (lvt_sched_parse(c->optim.schedule, &hp->schedule, e)) return LVT_ERROR;
+    hp->schedule = c->optim.schedule;
     hp->plateau_factor = c->optim.plateau_factor;
     hp->plateau_patience = c->optim.plateau_patience;
     hp->plateau_threshold = c->optim.plateau_threshold;

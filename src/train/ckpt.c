@@ -1,6 +1,6 @@
 /* ckpt.c — HDF5 checkpoints ("lvt-checkpoint" v1): atomic write (temp file, fsync, rename),
- * validated read, the generic "extra" key/value area, and lvt_ckpt_load_any which opens a
- * checkpoint or a safetensors file. Layout in docs/checkpoints.md. */
+ * validated read with the "extra" key/value area (include/lvt/kvstore.h), and lvt_ckpt_load_any
+ * which opens a checkpoint or a safetensors file. Layout in docs/checkpoints.md. */
 #include "lvt/ckpt.h"
 
 #include <errno.h>
@@ -12,136 +12,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lvt/config.h"
+#include "lvt/safetensors.h"
 
 #define CKPT_FORMAT "lvt-checkpoint"
 #define CKPT_VERSION 1
 #define CKPT_ARCH "transformer"
 #define CKPT_PATH_MAX 4096
-
-/* ---- the extension area ------------------------------------------------------------------------ */
-
-static int kv_name_ok(const char *name) {
-    size_t n = strlen(name);
-    if (n == 0 || n >= LVT_KV_NAME_MAX || !strcmp(name, ".") || !strcmp(name, "..")) return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '_' || c == '.' || c == '-';
-        if (!ok) return 0;
-    }
-    return 1;
-}
-
-static void kv_clear(lvt_kv *kv) {
-    free(kv->s);
-    free(kv->ia);
-    free(kv->da);
-    kv->s = NULL;
-    kv->ia = NULL;
-    kv->da = NULL;
-    kv->n = 0;
-}
-
-/* The slot for name (existing, cleared; or a new one). */
-static lvt_kv *kv_slot(lvt_kvset *s, const char *name, lvt_err *e) {
-    if (!kv_name_ok(name))
-        return lvt_errf(e, "extra value name '%s' is invalid (use letters, digits, '_', '.', '-'; at most %d characters)",
-                        name, LVT_KV_NAME_MAX - 1), NULL;
-    for (int i = 0; i < s->n; i++)
-        if (!strcmp(s->items[i].name, name)) {
-            kv_clear(&s->items[i]);
-            return &s->items[i];
-        }
-    if (s->n == s->cap) {
-        int cap = s->cap ? 2 * s->cap : 16;
-        lvt_kv *items = realloc(s->items, (size_t)cap * sizeof *items);
-        if (!items) return lvt_errf(e, "out of memory (extra values)"), NULL;
-        s->items = items;
-        s->cap = cap;
-    }
-    lvt_kv *kv = &s->items[s->n++];
-    memset(kv, 0, sizeof *kv);
-    snprintf(kv->name, sizeof kv->name, "%s", name);
-    return kv;
-}
-
-int lvt_kv_set_i64(lvt_kvset *s, const char *name, int64_t v, lvt_err *e) {
-    lvt_kv *kv = kv_slot(s, name, e);
-    if (!kv) return LVT_ERROR;
-    kv->type = LVT_KV_I64;
-    kv->i = v;
-    return LVT_OK;
-}
-
-int lvt_kv_set_f64(lvt_kvset *s, const char *name, double v, lvt_err *e) {
-    lvt_kv *kv = kv_slot(s, name, e);
-    if (!kv) return LVT_ERROR;
-    kv->type = LVT_KV_F64;
-    kv->d = v;
-    return LVT_OK;
-}
-
-int lvt_kv_set_str(lvt_kvset *s, const char *name, const char *v, lvt_err *e) {
-    lvt_kv *kv = kv_slot(s, name, e);
-    if (!kv) return LVT_ERROR;
-    kv->type = LVT_KV_STR;
-    size_t n = strlen(v);
-    kv->s = lvt_malloc(n + 1, e);
-    if (!kv->s) return LVT_ERROR;
-    memcpy(kv->s, v, n + 1);
-    return LVT_OK;
-}
-
-int lvt_kv_set_i64_array(lvt_kvset *s, const char *name, const int64_t *v, int64_t n, lvt_err *e) {
-    lvt_kv *kv = kv_slot(s, name, e);
-    if (!kv) return LVT_ERROR;
-    kv->type = LVT_KV_I64_ARRAY;
-    kv->ia = lvt_malloc((size_t)n * sizeof *v, e);
-    if (!kv->ia) return LVT_ERROR;
-    if (n) memcpy(kv->ia, v, (size_t)n * sizeof *v);
-    kv->n = n;
-    return LVT_OK;
-}
-
-int lvt_kv_set_f64_array(lvt_kvset *s, const char *name, const double *v, int64_t n, lvt_err *e) {
-    lvt_kv *kv = kv_slot(s, name, e);
-    if (!kv) return LVT_ERROR;
-    kv->type = LVT_KV_F64_ARRAY;
-    kv->da = lvt_malloc((size_t)n * sizeof *v, e);
-    if (!kv->da) return LVT_ERROR;
-    if (n) memcpy(kv->da, v, (size_t)n * sizeof *v);
-    kv->n = n;
-    return LVT_OK;
-}
-
-const lvt_kv *lvt_kv_get(const lvt_kvset *s, const char *name) {
-    for (int i = 0; i < s->n; i++)
-        if (!strcmp(s->items[i].name, name)) return &s->items[i];
-    return NULL;
-}
-
-int lvt_kv_get_i64(const lvt_kvset *s, const char *name, int64_t *out, lvt_err *e) {
-    const lvt_kv *kv = lvt_kv_get(s, name);
-    if (!kv) return lvt_errf(e, "extra value '%s' is missing", name);
-    if (kv->type != LVT_KV_I64) return lvt_errf(e, "extra value '%s' is not an int64", name);
-    *out = kv->i;
-    return LVT_OK;
-}
-
-int lvt_kv_get_f64(const lvt_kvset *s, const char *name, double *out, lvt_err *e) {
-    const lvt_kv *kv = lvt_kv_get(s, name);
-    if (!kv) return lvt_errf(e, "extra value '%s' is missing", name);
-    if (kv->type != LVT_KV_F64) return lvt_errf(e, "extra value '%s' is not a double", name);
-    *out = kv->d;
-    return LVT_OK;
-}
-
-void lvt_kvset_free(lvt_kvset *s) {
-    for (int i = 0; i < s->n; i++) kv_clear(&s->items[i]);
-    free(s->items);
-    memset(s, 0, sizeof *s);
-}
 
 void lvt_ckpt_info_init(lvt_ckpt_info *info) { memset(info, 0, sizeof *info); }
 
@@ -149,44 +25,6 @@ void lvt_ckpt_info_free(lvt_ckpt_info *info) {
     free(info->config_json);
     lvt_kvset_free(&info->extra);
     memset(info, 0, sizeof *info);
-}
-
-/* ---- atomic commit ----------------------------------------------------------------------------- */
-
-void lvt_ckpt_tmp_path(const char *path, char *out, size_t cap) {
-    const char *slash = strrchr(path, '/');
-    if (slash)
-        snprintf(out, cap, "%.*s/.%s.tmp.%ld", (int)(slash - path), path, slash + 1, (long)getpid());
-    else
-        snprintf(out, cap, ".%s.tmp.%ld", path, (long)getpid());
-}
-
-int lvt_ckpt_commit(const char *tmp, const char *path, lvt_err *e) {
-    int fd = open(tmp, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0) {
-        int err = errno;
-        if (fd >= 0) close(fd);
-        unlink(tmp);
-        return lvt_errf(e, "%s: cannot sync the temporary file %s: %s", path, tmp, strerror(err));
-    }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        int err = errno;
-        unlink(tmp);
-        return lvt_errf(e, "%s: cannot rename the temporary file into place: %s", path, strerror(err));
-    }
-    /* Make the rename durable: fsync the directory (best effort). */
-    char dir[CKPT_PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    else snprintf(dir, sizeof dir, ".");
-    if (!dir[0]) snprintf(dir, sizeof dir, "/");
-    int dfd = open(dir, O_RDONLY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return LVT_OK;
 }
 
 /* ---- HDF5 helpers -------------------------------------------------------------------------------- */
@@ -395,7 +233,7 @@ int lvt_ckpt_save(const char *path, const lvt_model *m, const lvt_optim *o,
     if (o && o->n != m->n_params)
         return lvt_errf(e, "%s: optimiser has %zu parameters, model %zu", path, o->n, m->n_params);
     char tmp[CKPT_PATH_MAX];
-    lvt_ckpt_tmp_path(path, tmp, sizeof tmp);
+    lvt_atomic_tmp_path(path, tmp, sizeof tmp);
     h5_quiet q;
     h5_quiet_on(&q);
     int rc = save_to(tmp, path, m, o, info, e);
@@ -404,7 +242,7 @@ int lvt_ckpt_save(const char *path, const lvt_model *m, const lvt_optim *o,
         unlink(tmp);
         return LVT_ERROR;
     }
-    return lvt_ckpt_commit(tmp, path, e);
+    return lvt_atomic_commit(tmp, path, e);
 }
 
 /* ---- reading ------------------------------------------------------------------------------------- */
@@ -826,15 +664,4 @@ int lvt_ckpt_load_any(const char *path, lvt_backend *be, int context_len_default
         return LVT_ERROR;
     }
     return LVT_OK;
-}
-
-void lvt_ckpt_model_cfg(const lvt_config *c, lvt_model_cfg *mc) {
-    memset(mc, 0, sizeof *mc);
-    mc->dim = c->model.dim;
-    mc->d_model = c->model.d_model;
-    mc->n_heads = c->model.n_heads;
-    mc->n_layers = c->model.n_layers;
-    mc->ffn_mult = c->model.ffn_mult;
-    mc->context_len = c->data.context_len;
-    mc->dropout = (float)c->model.dropout;
 }

@@ -42,12 +42,14 @@ static const char *phase_name(const lvt_config *cfg, int ph) {
 }
 
 /* The epoch metric a tripwire condition reads. */
-static double metric_value(const char *name, const epoch_rec *r) {
-    if (!strcmp(name, "val_cos")) return r->val_cos;
-    if (!strcmp(name, "val_loss")) return r->val_loss;
-    if (!strcmp(name, "margin")) return r->margin;
-    if (!strcmp(name, "val_cos_drop_pct")) return r->val_cos_drop_pct;
-    if (!strcmp(name, "train_loss")) return r->train_loss;
+static double metric_value(lvt_tripwire_metric metric, const epoch_rec *r) {
+    switch (metric) {
+    case LVT_METRIC_VAL_COS: return r->val_cos;
+    case LVT_METRIC_VAL_LOSS: return r->val_loss;
+    case LVT_METRIC_MARGIN: return r->margin;
+    case LVT_METRIC_VAL_COS_DROP_PCT: return r->val_cos_drop_pct;
+    case LVT_METRIC_TRAIN_LOSS: return r->train_loss;
+    }
     return NAN;
 }
 
@@ -253,7 +255,8 @@ static void fire_tripwire(trainer *t, int i, int done_epoch, const epoch_rec *r)
     lvt_override_describe(&tw->ov, desc, sizeof desc);
     double v = metric_value(tw->metric, r);
     lvt_log_info(&t->log, "tripwire %d fired after epoch %d: %s (%s = %.6g); set %s%s", i + 1, done_epoch,
-                 tw->cond_text, tw->metric, v, desc[0] ? desc : "nothing", tw->rollback_to_epoch ? ", rolling back" : "");
+                 tw->cond_text, lvt_config_choice_name(LVT_CHOICE_METRIC, tw->metric), v, desc[0] ? desc : "nothing",
+                 tw->rollback_to_epoch ? ", rolling back" : "");
     train_metrics_tripwire(t, i + 1, done_epoch, tw->cond_text, v, tw->rollback_to_epoch);
     if (tw->ov.set & LVT_OV_LR) t->opt.lr = tw->ov.lr;
 }

@@ -114,10 +114,8 @@ int train_ckpt_restore(trainer *t, const char *name, lvt_err *e) {
 
 void train_ckpt_retention(trainer *t, int epoch) {
     if (t->comm->rank != 0) return;
-    const char *k = t->cfg->output.keep_epochs;
-    if (!strcmp(k, "all")) return;
-    int keep = atoi(k);
-    if (keep < 1) return;
+    int keep = t->cfg->output.keep_epochs;
+    if (keep < 1) return; /* "all" */
     for (int ep = 1; ep <= epoch - keep; ep++) {
         int needed = 0;
         for (int i = 0; i < t->cfg->n_tripwires; i++)

@@ -62,7 +62,7 @@ static int rec_from_json(const cJSON *o, epoch_rec *r) {
 
 char *train_history_json(const trainer *t, int pretty) {
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "model_type", t->cfg->model.arch);
+    cJSON_AddStringToObject(root, "model_type", lvt_config_choice_name(LVT_CHOICE_ARCH, t->cfg->model.arch));
     cJSON *arr = cJSON_AddArrayToObject(root, "history");
     for (int i = 0; i < t->n_hist; i++) cJSON_AddItemToArray(arr, train_rec_json(&t->hist[i]));
     cJSON_AddNumberToObject(root, "best_val_loss", isfinite(t->best_val_loss) ? t->best_val_loss : 0);

@@ -70,8 +70,9 @@ static int batch_geometry(trainer *t, lvt_err *e) {
 static int open_backend(trainer *t, lvt_err *e) {
     const lvt_config *c = t->cfg;
     t->threads = lvt_cpu_threads_init(0, t->comm->local_world);
-    lvt_math math = !strcmp(c->train.math, "bf16") ? LVT_MATH_BF16 : !strcmp(c->train.math, "fp32") ? LVT_MATH_FP32 : LVT_MATH_TF32;
-    if (lvt_backend_create(&t->be, c->train.backend, t->comm->local_rank, math, e)) return LVT_ERROR;
+    if (lvt_backend_create(&t->be, lvt_config_choice_name(LVT_CHOICE_BACKEND, c->train.backend), t->comm->local_rank,
+                           lvt_model_math_from_config(c), e))
+        return LVT_ERROR;
     if (t->comm->rank == 0 && (mkdir_p(t->run_dir, e) || mkdir_p(t->ckpt_dir, e))) return LVT_ERROR;
     return lvt_comm_barrier(t->comm, e);
 }
@@ -82,7 +83,7 @@ static int load_stores(trainer *t, lvt_err *e) {
     const lvt_config *c = t->cfg;
     if (!c->data.train[0]) return lvt_errf(e, "data.train: no training store given");
     if (!c->data.val[0]) return lvt_errf(e, "data.val: no validation store given");
-    t->sharded = !strcmp(c->data.shard, "articles") && t->comm->world > 1;
+    t->sharded = c->data.shard == LVT_SHARD_ARTICLES && t->comm->world > 1;
     if (t->sharded) {
         int64_t *offs = NULL, A = 0, a_lo = 0, a_hi = 0;
         if (lvt_store_read_offsets(c->data.train, &offs, &A, e)) return LVT_ERROR;
@@ -138,8 +139,8 @@ static int reduce_scalars(void *ctx, float *buf, int n, lvt_err *e) {
 static int build_model(trainer *t, lvt_err *e) {
     const lvt_config *c = t->cfg;
     const int L = c->data.context_len, D = c->model.dim;
-    lvt_model_cfg mc = {c->model.dim, c->model.d_model, c->model.n_heads, c->model.n_layers,
-                        c->model.ffn_mult, L, (float)c->model.dropout};
+    lvt_model_cfg mc;
+    lvt_model_cfg_from_config(c, &mc);
     if (lvt_model_create(&t->model, &mc, t->be, e)) return LVT_ERROR;
     if (lvt_model_init(&t->model, c->train.seed, e)) return LVT_ERROR;
     if (lvt_model_plan(&t->model, t->micro, t->hcap, e)) return LVT_ERROR;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lvt/ckpt.h"
+#include "lvt/safetensors.h"
 #include "testutil.h"
 
 static lvt_model_cfg small_cfg(void) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "lvt/ckpt.h"
+#include "lvt/safetensors.h"
 
 static float *read_f32(const char *path, size_t n) {
     float *x = malloc(n * sizeof(float));
@@ -56,7 +57,7 @@ int main(int argc, char **argv) {
         draw[i] = (float)(2.0 * r / ((double)B * D));
     }
     lvt_model_zero_grad(&m);
-    if (lvt_model_backward2(&m, 0, draw, NULL, NULL, &e)) {
+    if (lvt_model_backward_raw_pred(&m, 0, draw, NULL, NULL, &e)) {
         fprintf(stderr, "%s\n", e.msg);
         return 1;
     }

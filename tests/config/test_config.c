@@ -1,6 +1,6 @@
 /* test_config.c — the config module: defaults, malformed inputs and their exact messages, --set
- * overrides, path resolution, the show -> load round trip, the curriculum at an epoch, and the
- * configs/ recipes against the values docs/training.md states. */
+ * overrides, path resolution, the show -> load round trip, the curriculum at an epoch, the
+ * configs/ recipes against the values docs/training.md states, and the echo's exact layout. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <math.h>
 #include <stdlib.h>
@@ -31,32 +31,32 @@ static void test_defaults(void) {
     lvt_config *c = new_defaults();
     lvt_err e = {{0}};
     CHECK(lvt_config_parse(c, "{}", "empty.json", NULL, &e) == LVT_OK, "{} parses: %s", e.msg);
-    CHECK(!strcmp(c->model.arch, "transformer"), "arch %s", c->model.arch);
+    CHECK(c->model.arch == LVT_ARCH_TRANSFORMER, "arch %d", (int)c->model.arch);
     CHECK(c->model.dim == 768 && c->model.d_model == 512 && c->model.n_heads == 8 && c->model.n_layers == 4 &&
               c->model.ffn_mult == 4 && c->model.dropout == 0.1, "model defaults");
     CHECK(!strcmp(c->data.train, "data/train.h5") && !strcmp(c->data.val, "data/val.h5") &&
               !strcmp(c->data.ood, "data/ood.h5"), "data paths %s %s %s", c->data.train, c->data.val, c->data.ood);
-    CHECK(c->data.context_len == 5 && c->data.normalize == 1 && !strcmp(c->data.shard, "replicate") &&
+    CHECK(c->data.context_len == 5 && c->data.normalize == 1 && c->data.shard == LVT_SHARD_REPLICATE &&
               c->data.cross_article == 0, "data defaults");
     CHECK(c->train.epochs == 20 && c->train.global_batch == 64 && c->train.micro_batch == 0 &&
               c->train.max_steps == 0 && c->train.seed == 42ULL, "train ints");
-    CHECK(!strcmp(c->train.backend, "auto") && !strcmp(c->train.math, "tf32") && c->train.log_every == 100 &&
+    CHECK(c->train.backend == LVT_BACKEND_AUTO && c->train.math == LVT_TRAIN_MATH_TF32 && c->train.log_every == 100 &&
               c->train.grad_clip == 1.0 && c->train.grad_accum == 0 && c->train.nan_max_retries == 3, "train rest");
     CHECK(c->optim.lr == 5e-4 && c->optim.beta1 == 0.9 && c->optim.beta2 == 0.999 && c->optim.eps == 1e-8 &&
-              c->optim.weight_decay == 0.01 && !strcmp(c->optim.schedule, "plateau"), "optim");
+              c->optim.weight_decay == 0.01 && c->optim.schedule == LVT_SCHED_PLATEAU, "optim");
     CHECK(c->optim.plateau_factor == 0.5 && c->optim.plateau_patience == 3 && c->optim.plateau_threshold == 1e-4 &&
               c->optim.min_lr == 0.0, "plateau");
     const lvt_objective_cfg *o = &c->objective;
-    CHECK(o->rollout_h == 0 && o->lambda_roll == 0.0 && !strcmp(o->rollout_grad, "full") &&
-              !strcmp(o->rollout_supervise, "flat") && o->flat_threshold == 0.95 && o->flat_scale == 10.0, "roll");
-    CHECK(o->lambda_dir == 0.0 && o->margin_dir == 0.01 && !strcmp(o->dir_ref, "prev") &&
-              !strcmp(o->adaptive_dir, "batch"), "dir");
+    CHECK(o->rollout_h == 0 && o->lambda_roll == 0.0 && o->rollout_grad == LVT_ROLLOUT_GRAD_FULL &&
+              o->rollout_supervise == LVT_SUPERVISE_FLAT && o->flat_threshold == 0.95 && o->flat_scale == 10.0, "roll");
+    CHECK(o->lambda_dir == 0.0 && o->margin_dir == 0.01 && o->dir_ref == LVT_DIR_REF_PREV &&
+              o->adaptive_dir == LVT_ADAPTIVE_BATCH, "dir");
     CHECK(o->lambda_fut == 0.0 && o->margin_fut == 0.008 && o->lambda_ac == 0.0 && o->margin_ac == 0.02 &&
-              o->context_drop_p == 0.0 && !strcmp(o->context_drop_mode, "noise"), "fut/ac/drop");
+              o->context_drop_p == 0.0 && o->context_drop_mode == LVT_CTX_DROP_NOISE, "fut/ac/drop");
     CHECK(c->n_phases == 0 && c->n_tripwires == 0, "lists empty");
     CHECK(c->eval.mini5cat_samples == 500, "eval");
-    CHECK(!strcmp(c->output.run_dir, "runs/default") && !strcmp(c->output.keep_epochs, "all"), "output %s %s",
-          c->output.run_dir, c->output.keep_epochs);
+    CHECK(!strcmp(c->output.run_dir, "runs/default") && c->output.keep_epochs == 0, "output %s %d", c->output.run_dir,
+          c->output.keep_epochs);
     CHECK(lvt_config_validate(c, &e) == LVT_OK, "defaults validate: %s", e.msg);
     free(c);
 }
@@ -174,8 +174,8 @@ static void test_set(void) {
     CHECK(c->objective.rollout_h == 4, "rollout_h %d", c->objective.rollout_h);
     CHECK(lvt_config_set(c, "train.global_batch=256", &e) == LVT_OK && c->train.global_batch == 256, "batch");
     CHECK(lvt_config_set(c, "objective.rollout_grad=first", &e) == LVT_OK, "bare string: %s", e.msg);
-    CHECK(!strcmp(c->objective.rollout_grad, "first"), "grad %s", c->objective.rollout_grad);
-    CHECK(lvt_config_set(c, "objective.dir_ref=\"last\"", &e) == LVT_OK && !strcmp(c->objective.dir_ref, "last"),
+    CHECK(c->objective.rollout_grad == LVT_ROLLOUT_GRAD_FIRST, "grad %d", (int)c->objective.rollout_grad);
+    CHECK(lvt_config_set(c, "objective.dir_ref=\"last\"", &e) == LVT_OK && c->objective.dir_ref == LVT_DIR_REF_LAST,
           "quoted string: %s", e.msg);
     CHECK(lvt_config_set(c, "optim.plateau.factor=0.25", &e) == LVT_OK && c->optim.plateau_factor == 0.25,
           "nested: %s", e.msg);
@@ -183,9 +183,9 @@ static void test_set(void) {
           "array: %s", e.msg);
     CHECK(lvt_config_set(c, "data.normalize=false", &e) == LVT_OK && c->data.normalize == 0, "bool: %s", e.msg);
     CHECK(lvt_config_set(c, "train.seed=123456789012", &e) == LVT_OK && c->train.seed == 123456789012ULL, "seed");
-    CHECK(lvt_config_set(c, "output.keep_epochs=3", &e) == LVT_OK && !strcmp(c->output.keep_epochs, "3"), "keep");
+    CHECK(lvt_config_set(c, "output.keep_epochs=3", &e) == LVT_OK && c->output.keep_epochs == 3, "keep");
     CHECK(lvt_config_set(c, "optim={\"lr\": 1e-3, \"schedule\": \"cosine\"}", &e) == LVT_OK &&
-              c->optim.lr == 1e-3 && !strcmp(c->optim.schedule, "cosine") && c->optim.beta1 == 0.8,
+              c->optim.lr == 1e-3 && c->optim.schedule == LVT_SCHED_COSINE && c->optim.beta1 == 0.8,
           "object value merges: %s", e.msg);
     CHECK(lvt_config_set(c, "curriculum=[{\"from_epoch\":2,\"name\":\"g\",\"lambda_dir\":0.001,\"lr\":2e-4},"
                             "{\"from_epoch\":5,\"rollout_h\":2}]", &e) == LVT_OK, "curriculum: %s", e.msg);
@@ -196,7 +196,7 @@ static void test_set(void) {
     CHECK(lvt_config_set(c, "tripwires=[{\"epochs\":[3,9],\"if\":\"val_loss>=0.5\",\"rollback_to_epoch\":2}]", &e) ==
               LVT_OK, "tripwires: %s", e.msg);
     CHECK(c->n_tripwires == 1 && c->tripwires[0].op == LVT_CMP_GE && c->tripwires[0].value == 0.5 &&
-              !strcmp(c->tripwires[0].metric, "val_loss") && !strcmp(c->tripwires[0].cond_text, "val_loss >= 0.5") &&
+              c->tripwires[0].metric == LVT_METRIC_VAL_LOSS && !strcmp(c->tripwires[0].cond_text, "val_loss >= 0.5") &&
               c->tripwires[0].rollback_to_epoch == 2 && c->tripwires[0].ov.set == 0, "tripwire parsed");
     CHECK(lvt_config_set(c, "curriculum=[]", &e) == LVT_OK && c->n_phases == 0, "clear curriculum");
 
@@ -315,7 +315,7 @@ static void test_round_trip(void) {
     CHECK(lvt_config_load(x, a, &e) == LVT_OK, "load a: %s", e.msg);
     CHECK(!strcmp(x->tripwires[0].cond_text, "train_loss >= 1000") && x->tripwires[0].op == LVT_CMP_GE &&
               x->tripwires[0].value == 1000.0, "normalised condition '%s'", x->tripwires[0].cond_text);
-    CHECK(!strcmp(x->output.keep_epochs, "3"), "keep %s", x->output.keep_epochs);
+    CHECK(x->output.keep_epochs == 3, "keep %d", x->output.keep_epochs);
     CHECK(x->train.seed == 9007199254740991ULL, "seed %llu", x->train.seed);
     char *ja = lvt_config_to_json(x);
     CHECK(ja != NULL, "to_json");
@@ -397,14 +397,14 @@ static void test_recipes(void) {
     }
     CHECK(!strcmp(c->phases[1].name, "rollout") && !strcmp(c->phases[2].name, "guards"), "phase names");
     const lvt_tripwire *t = c->tripwires;
-    CHECK(t[0].epoch_lo == 4 && t[0].epoch_hi == 5 && !strcmp(t[0].metric, "val_cos_drop_pct") &&
+    CHECK(t[0].epoch_lo == 4 && t[0].epoch_hi == 5 && t[0].metric == LVT_METRIC_VAL_COS_DROP_PCT &&
               t[0].op == LVT_CMP_GT && t[0].value == 5 && t[0].ov.set == LVT_OV_LAMBDA_ROLL &&
               t[0].ov.obj.lambda_roll == 0.03 && t[0].rollback_to_epoch == 0, "tripwire 0");
     CHECK(t[1].epoch_lo == 6 && t[1].epoch_hi == 6 && t[1].value == 3 && t[1].ov.set == LVT_OV_LAMBDA_DIR &&
               t[1].ov.obj.lambda_dir == 0.001, "tripwire 1");
-    CHECK(t[2].epoch_lo == 8 && t[2].epoch_hi == 10 && !strcmp(t[2].metric, "margin") && t[2].op == LVT_CMP_LT &&
+    CHECK(t[2].epoch_lo == 8 && t[2].epoch_hi == 10 && t[2].metric == LVT_METRIC_MARGIN && t[2].op == LVT_CMP_LT &&
               t[2].value == 0 && t[2].ov.set == LVT_OV_ROLLOUT_H && t[2].ov.obj.rollout_h == 4, "tripwire 2");
-    CHECK(t[3].epoch_lo == 9 && t[3].epoch_hi == 999 && !strcmp(t[3].metric, "val_cos") && t[3].value == 0.48 &&
+    CHECK(t[3].epoch_lo == 9 && t[3].epoch_hi == 999 && t[3].metric == LVT_METRIC_VAL_COS && t[3].value == 0.48 &&
               t[3].rollback_to_epoch == 3 && t[3].ov.set == LVT_OV_LAMBDA_ROLL && t[3].ov.obj.lambda_roll == 0.03,
           "tripwire 3");
     CHECK(lvt_tripwire_holds(&t[3], 0.47) && !lvt_tripwire_holds(&t[3], 0.48) && !lvt_tripwire_holds(&t[3], NAN),
@@ -422,9 +422,9 @@ static void test_recipes(void) {
     lvt_override ov = {0};
     ov.set = LVT_OV_LR | LVT_OV_CONTEXT_DROP_MODE;
     ov.lr = 2.5e-4;
-    snprintf(ov.obj.context_drop_mode, sizeof ov.obj.context_drop_mode, "zero");
+    ov.obj.context_drop_mode = LVT_CTX_DROP_ZERO;
     lvt_override_apply(&ov, &got, &glr);
-    CHECK(glr == 2.5e-4 && !strcmp(got.context_drop_mode, "zero") && got.lambda_roll == 0.03, "apply lr + mode");
+    CHECK(glr == 2.5e-4 && got.context_drop_mode == LVT_CTX_DROP_ZERO && got.lambda_roll == 0.03, "apply lr + mode");
     CHECK(!strcmp(lvt_override_describe(&ov, desc, sizeof desc), "context_drop_mode=zero, lr=0.00025"), "describe '%s'",
           desc);
 
@@ -436,11 +436,49 @@ static void test_recipes(void) {
     lvt_override_merge(&acc, &ov);
     CHECK(acc.set == (LVT_OV_LAMBDA_DIR | LVT_OV_LAMBDA_ROLL | LVT_OV_LR | LVT_OV_CONTEXT_DROP_MODE) &&
               acc.obj.lambda_dir == 0.001 && acc.obj.lambda_roll == 0.03 && acc.lr == 2.5e-4 &&
-              !strcmp(acc.obj.context_drop_mode, "zero"), "merge");
+              acc.obj.context_drop_mode == LVT_CTX_DROP_ZERO, "merge");
     lvt_config_at_epoch(c, 10, &o, &lr);
     lvt_override_apply(&acc, &o, &lr);
     CHECK(o.lambda_roll == 0.03 && o.lambda_dir == 0.001 && o.lambda_fut == 0.002 && o.rollout_h == 3 && lr == 2.5e-4,
           "phases then tripwires");
+    free(c);
+}
+
+/* The echo's exact layout (what `lvt config show` prints and a checkpoint's /config stores) and
+ * the choice names: a phase name with a quote is escaped, enums print their JSON spelling. */
+static void test_echo_layout(void) {
+    lvt_config *c = new_defaults();
+    lvt_err e = {{0}};
+    CHECK(lvt_config_parse(c,
+                           "{\"optim\": {\"schedule\": \"cosine\"}, \"output\": {\"keep_epochs\": 2},"
+                           " \"curriculum\": [{\"from_epoch\": 2, \"name\": \"warm\\\"up\", \"lr\": 1e-3,"
+                           " \"dir_ref\": \"last\"}],"
+                           " \"tripwires\": [{\"epochs\": [3, 4], \"if\": \"margin<0\", \"set\": {\"context_drop_mode\":"
+                           " \"mean\"}, \"rollback_to_epoch\": 2}]}",
+                           "layout.json", NULL, &e) == LVT_OK,
+          "parse: %s", e.msg);
+    char *js = lvt_config_to_json(c);
+    CHECK(js != NULL, "echo");
+    const char *want[] = {
+        "{\n  \"model\": {\n    \"arch\": \"transformer\",\n    \"dim\": 768,\n",
+        "\n    \"dropout\": 0.1\n  },\n  \"data\": {\n",
+        "\n    \"betas\": [0.9, 0.999],\n",
+        "\n    \"schedule\": \"cosine\",\n    \"plateau\": {\n      \"factor\": 0.5,\n",
+        "\n    \"grad_clip\": 1.0,\n",
+        "\n  \"curriculum\": [\n    {\"from_epoch\": 2, \"name\": \"warm\\\"up\", \"lr\": 0.001, \"dir_ref\": \"last\"}\n  ],\n",
+        "\n  \"tripwires\": [\n    {\"epochs\": [3, 4], \"if\": \"margin < 0\", \"set\": {\"context_drop_mode\": \"mean\"}, "
+        "\"rollback_to_epoch\": 2}\n  ],\n",
+        "\n    \"keep_epochs\": \"2\"\n  }\n}\n",
+    };
+    for (size_t i = 0; js && i < sizeof want / sizeof want[0]; i++)
+        CHECK(strstr(js, want[i]) != NULL, "echo lacks %s", want[i]);
+    CHECK(js && strlen(js) > 3 && !strcmp(js + strlen(js) - 3, "\n}\n"), "ends with a newline");
+    CHECK(!strcmp(lvt_config_choice_name(LVT_CHOICE_CONTEXT_DROP_MODE, LVT_CTX_DROP_MEAN), "mean") &&
+              !strcmp(lvt_config_choice_name(LVT_CHOICE_METRIC, LVT_METRIC_VAL_COS_DROP_PCT), "val_cos_drop_pct") &&
+              !strcmp(lvt_config_choice_name(LVT_CHOICE_SCHEDULE, LVT_SCHED_CONSTANT), "constant") &&
+              !strcmp(lvt_config_choice_name(LVT_CHOICE_MATH, 99), "?"),
+          "choice names");
+    free(js);
     free(c);
 }
 
@@ -451,5 +489,6 @@ int main(void) {
     test_paths();
     test_round_trip();
     test_recipes();
+    test_echo_layout();
     return test_finish("test_config");
 }

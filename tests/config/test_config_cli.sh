@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_config_cli.sh — `lvt config check|show`: the configs/ recipes pass; `show` of `{}` echoes every
 # documented default (checked by Python against its own table); show -> file -> show is a fixed
-# point; --set overrides; each bad input exits 1 with exactly one stderr line and nothing on stdout.
+# point; --set overrides; each bad input exits 1 with exactly one stderr line and nothing on stdout;
+# init and bench load through the same --set-then-validate path as config check.
 set -u
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
@@ -100,7 +101,30 @@ expect_fail "unknown subcommand 'verify'" verify a/empty.json
 expect_fail "missing CONFIG.json" check
 expect_fail "expected a subcommand" 
 
-# 6. help
+# 6. every command loads a config the same way: the file, then each --set, then one validation
+# (regression: `config check bad.json --set model.n_heads=4` said ok while `init` and `bench` with
+# the same arguments failed, because they validated the file before applying --set)
+cat > a/bad.json <<'CFG'
+{"model": {"dim": 8, "d_model": 8, "n_heads": 3, "n_layers": 1, "ffn_mult": 1},
+ "train": {"global_batch": 2, "backend": "cpu"}}
+CFG
+fix="--set model.n_heads=4"
+out=$("$LVT_BIN" config check a/bad.json $fix 2>&1) || bad "config check with the repairing --set: $out"
+out=$("$LVT_BIN" init a/bad.json --out a/init.h5 $fix 2>&1) || bad "init with the repairing --set: $out"
+[ -s a/init.h5 ] || bad "init wrote no checkpoint"
+out=$("$LVT_BIN" bench a/bad.json --steps 1 --warmup 0 --json $fix 2>&1) || bad "bench with the repairing --set: $out"
+"$PY" -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["n_heads"] == 4 else 1)' "$out" 2> /dev/null ||
+  bad "bench did not run the --set shape: $out"
+for cmd in "config check a/bad.json" "init a/bad.json --out a/never.h5" "bench a/bad.json --steps 1 --warmup 0"; do
+  err=$("$LVT_BIN" $cmd 2>&1 > /dev/null) && bad "$cmd: accepted n_heads 3"
+  echo "$err" | grep -qF "model.n_heads 3 does not divide model.d_model 8" || bad "$cmd: message '$err'"
+  err=$("$LVT_BIN" $cmd --set model.n_heads=5 2>&1 > /dev/null) && bad "$cmd --set n_heads=5: accepted"
+  echo "$err" | grep -qF "(with --set): model.n_heads 5 does not divide model.d_model 8" ||
+    bad "$cmd --set n_heads=5: message '$err'"
+done
+[ -e a/never.h5 ] && bad "init wrote a checkpoint for an invalid config"
+
+# 7. help
 for s in check show; do
   "$LVT_BIN" config $s --help | grep -q "usage: lvt config check" || bad "config $s --help"
 done

@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include "lvt/ckpt.h"
+#include "lvt/safetensors.h"
 #include "lvt/eval.h"
 #include "lvt/ops.h"
 

@@ -78,7 +78,7 @@ static void host_eval(const problem *P, const lvt_objective_cfg *o, const float 
     term[0] /= B * D;
     for (int h = 1; h < H; h++) {
         const float *ph = preds + (size_t)h * B * D, *pp = preds + (size_t)(h - 1) * B * D;
-        if (!strcmp(o->rollout_supervise, "truth")) {
+        if (o->rollout_supervise == LVT_SUPERVISE_TRUTH) {
             double s = 0, cnt = 0;
             for (int b = 0; b < B; b++) {
                 if (P->rollm[b * HMAX + h] == 0) continue;
@@ -101,7 +101,7 @@ static void host_eval(const problem *P, const lvt_objective_cfg *o, const float 
     for (int h = 0; h < H; h++) lroll += term[h] / H;
     /* directional guard and adaptive λ */
     double ldir = 0, ldir_w = 0, sig_mean = 0;
-    const int ref_row = !strcmp(o->dir_ref, "last") ? L - 1 : L - 2;
+    const int ref_row = o->dir_ref == LVT_DIR_REF_LAST ? L - 1 : L - 2;
     for (int b = 0; b < B; b++) {
         const float *pb = p + b * D, *c = P->ctx + (size_t)b * L * D;
         double sig = 1.0 / (1.0 + exp(-(cosd(c + (L - 1) * D, P->y + b * D) - 0.60) / 0.05));
@@ -113,8 +113,8 @@ static void host_eval(const problem *P, const lvt_objective_cfg *o, const float 
         ldir_w += (1 + sig) * hg / B;
     }
     double lam_eff = o->lambda_dir, cdir = o->lambda_dir * ldir;
-    if (!strcmp(o->adaptive_dir, "batch")) lam_eff = o->lambda_dir * (1 + sig_mean), cdir = lam_eff * ldir;
-    if (!strcmp(o->adaptive_dir, "sample")) lam_eff = o->lambda_dir * (1 + sig_mean), cdir = o->lambda_dir * ldir_w;
+    if (o->adaptive_dir == LVT_ADAPTIVE_BATCH) lam_eff = o->lambda_dir * (1 + sig_mean), cdir = lam_eff * ldir;
+    if (o->adaptive_dir == LVT_ADAPTIVE_SAMPLE) lam_eff = o->lambda_dir * (1 + sig_mean), cdir = o->lambda_dir * ldir_w;
     /* future ranking over the samples where +2/+3 exist */
     double lfut = 0;
     for (int k = 0; k < 2; k++) {
@@ -225,7 +225,7 @@ static void run_case(problem *P, gcase *gc) {
     o->margin_dir = kink_free_margin(r.x_dir, B);
     o->margin_fut = kink_free_margin(r.x_fut, B * 2);
     o->margin_ac = kink_free_margin(r.x_ac, B * L);
-    if (!strcmp(o->rollout_supervise, "flat") && H > 1) {
+    if (o->rollout_supervise == LVT_SUPERVISE_FLAT && H > 1) {
         double mn = 1;
         for (int h = 1; h < H; h++) mn = fmin(mn, r.flat_cos[h]);
         o->flat_threshold = mn - 0.05; /* every flat term active */
@@ -306,11 +306,11 @@ static void run_case(problem *P, gcase *gc) {
 static lvt_objective_cfg base_cfg(void) {
     lvt_objective_cfg o;
     memset(&o, 0, sizeof o);
-    strcpy(o.rollout_grad, "full");
-    strcpy(o.rollout_supervise, "flat");
-    strcpy(o.dir_ref, "prev");
-    strcpy(o.adaptive_dir, "batch");
-    strcpy(o.context_drop_mode, "noise");
+    o.rollout_grad = LVT_ROLLOUT_GRAD_FULL;
+    o.rollout_supervise = LVT_SUPERVISE_FLAT;
+    o.dir_ref = LVT_DIR_REF_PREV;
+    o.adaptive_dir = LVT_ADAPTIVE_BATCH;
+    o.context_drop_mode = LVT_CTX_DROP_NOISE;
     o.flat_threshold = 0.95, o.flat_scale = 10.0;
     o.margin_dir = 0.01, o.margin_fut = 0.008, o.margin_ac = 0.02;
     return o;
@@ -362,7 +362,7 @@ static void make_batch(problem *P) {
 static void check_drop_values(problem *P, const char *mode) {
     lvt_objective_cfg o = base_cfg();
     o.lambda_roll = 0.5, o.rollout_h = 3, o.lambda_fut = 0.5, o.context_drop_p = 1.0;
-    strcpy(o.context_drop_mode, mode);
+    o.context_drop_mode = !strcmp(mode, "zero") ? LVT_CTX_DROP_ZERO : LVT_CTX_DROP_MEAN;
     float with[LVT_TERM_COUNT], manual[LVT_TERM_COUNT], plain[LVT_TERM_COUNT];
     step(P, &o, 0);
     lvt_loss_read(&P->l, with);
@@ -421,27 +421,27 @@ int main(void) {
     ADD("rollout H=1", C_ROLL, 0, o->lambda_roll = 1, o->rollout_h = 1);
     ADD("rollout H=2 full flat", C_ROLL, 0, o->lambda_roll = 1, o->rollout_h = 2);
     ADD("rollout H=3 full flat", C_ROLL, 0, o->lambda_roll = 1, o->rollout_h = 3);
-    ADD("rollout H=2 first flat", C_ROLL, 1, o->lambda_roll = 1, o->rollout_h = 2, strcpy(o->rollout_grad, "first"));
-    ADD("rollout H=3 first flat", C_ROLL, 1, o->lambda_roll = 1, o->rollout_h = 3, strcpy(o->rollout_grad, "first"));
+    ADD("rollout H=2 first flat", C_ROLL, 1, o->lambda_roll = 1, o->rollout_h = 2, o->rollout_grad = LVT_ROLLOUT_GRAD_FIRST);
+    ADD("rollout H=3 first flat", C_ROLL, 1, o->lambda_roll = 1, o->rollout_h = 3, o->rollout_grad = LVT_ROLLOUT_GRAD_FIRST);
     ADD("rollout H=3 full truth", C_ROLL, 0, o->lambda_roll = 1, o->rollout_h = 3,
-        strcpy(o->rollout_supervise, "truth"));
+        o->rollout_supervise = LVT_SUPERVISE_TRUTH);
     ADD("rollout H=3 first truth", C_ROLL, 1, o->lambda_roll = 1, o->rollout_h = 3,
-        strcpy(o->rollout_supervise, "truth"), strcpy(o->rollout_grad, "first"));
+        o->rollout_supervise = LVT_SUPERVISE_TRUTH, o->rollout_grad = LVT_ROLLOUT_GRAD_FIRST);
     ADD("dir prev batch", C_DIR, 0, o->lambda_dir = 1);
-    ADD("dir last batch", C_DIR, 0, o->lambda_dir = 1, strcpy(o->dir_ref, "last"));
-    ADD("dir prev sample", C_DIR, 0, o->lambda_dir = 1, strcpy(o->adaptive_dir, "sample"));
-    ADD("dir last off", C_DIR, 0, o->lambda_dir = 1, strcpy(o->dir_ref, "last"), strcpy(o->adaptive_dir, "off"));
+    ADD("dir last batch", C_DIR, 0, o->lambda_dir = 1, o->dir_ref = LVT_DIR_REF_LAST);
+    ADD("dir prev sample", C_DIR, 0, o->lambda_dir = 1, o->adaptive_dir = LVT_ADAPTIVE_SAMPLE);
+    ADD("dir last off", C_DIR, 0, o->lambda_dir = 1, o->dir_ref = LVT_DIR_REF_LAST, o->adaptive_dir = LVT_ADAPTIVE_OFF);
     ADD("future", C_FUT, 0, o->lambda_fut = 1);
     ADD("anti-copy", C_AC, 0, o->lambda_ac = 1);
     ADD("all, H=3 full flat", C_TOTAL, 0, o->lambda_roll = 0.5, o->rollout_h = 3, o->lambda_dir = 0.5,
         o->lambda_fut = 0.5, o->lambda_ac = 0.5);
     ADD("all, H=3 full truth sample", C_TOTAL, 0, o->lambda_roll = 0.5, o->rollout_h = 3, o->lambda_dir = 0.5,
-        strcpy(o->adaptive_dir, "sample"), strcpy(o->rollout_supervise, "truth"), o->lambda_fut = 0.5,
+        o->adaptive_dir = LVT_ADAPTIVE_SAMPLE, o->rollout_supervise = LVT_SUPERVISE_TRUTH, o->lambda_fut = 0.5,
         o->lambda_ac = 0.5);
     ADD("all + drop zero p=1", C_TOTAL, 0, o->lambda_roll = 0.5, o->rollout_h = 3, o->lambda_dir = 0.5,
-        o->lambda_fut = 0.5, o->lambda_ac = 0.5, o->context_drop_p = 1, strcpy(o->context_drop_mode, "zero"));
+        o->lambda_fut = 0.5, o->lambda_ac = 0.5, o->context_drop_p = 1, o->context_drop_mode = LVT_CTX_DROP_ZERO);
     ADD("all + drop mean p=1", C_TOTAL, 0, o->lambda_roll = 0.5, o->rollout_h = 2, o->lambda_dir = 0.5,
-        o->lambda_fut = 0.5, o->lambda_ac = 0.5, o->context_drop_p = 1, strcpy(o->context_drop_mode, "mean"));
+        o->lambda_fut = 0.5, o->lambda_ac = 0.5, o->context_drop_p = 1, o->context_drop_mode = LVT_CTX_DROP_MEAN);
     ADD("all + drop noise p=1", C_TOTAL, 0, o->lambda_roll = 0.5, o->rollout_h = 3, o->lambda_dir = 0.5,
         o->lambda_fut = 0.5, o->lambda_ac = 0.5, o->context_drop_p = 1);
 #undef ADD

@@ -48,6 +48,21 @@ static void unit_row(float *v, int D, uint64_t seed, uint32_t site, uint64_t r) 
     for (int j = 0; j < D; j++) v[j] = (float)(v[j] / sqrt(s));
 }
 
+/* A choice knob of the objective from its JSON spelling, through the config module's parser. */
+static void set_choice(lvt_objective_cfg *o, const char *key, const char *value) {
+    static lvt_config c;
+    char assignment[160];
+    lvt_err e = {{0}};
+    lvt_config_defaults(&c);
+    c.objective = *o;
+    snprintf(assignment, sizeof assignment, "objective.%s=%s", key, value);
+    if (lvt_config_set(&c, assignment, &e)) {
+        fprintf(stderr, "driver: %s\n", e.msg);
+        exit(2);
+    }
+    *o = c.objective;
+}
+
 int main(int argc, char **argv) {
     const char *out = arg_str(argc, argv, "--out", NULL);
     if (!out) {
@@ -73,16 +88,16 @@ int main(int argc, char **argv) {
     memset(&o, 0, sizeof o);
     o.rollout_h = (int)arg_long(argc, argv, "--rollout-h", 3);
     o.lambda_roll = 0.1;
-    snprintf(o.rollout_grad, sizeof o.rollout_grad, "%s", arg_str(argc, argv, "--rollout-grad", "full"));
-    snprintf(o.rollout_supervise, sizeof o.rollout_supervise, "%s", arg_str(argc, argv, "--supervise", "flat"));
+    set_choice(&o, "rollout_grad", arg_str(argc, argv, "--rollout-grad", "full"));
+    set_choice(&o, "rollout_supervise", arg_str(argc, argv, "--supervise", "flat"));
     o.flat_threshold = 0.95, o.flat_scale = 10.0;
     o.lambda_dir = 0.05, o.margin_dir = 0.02;
-    snprintf(o.dir_ref, sizeof o.dir_ref, "%s", arg_str(argc, argv, "--dir-ref", "prev"));
-    snprintf(o.adaptive_dir, sizeof o.adaptive_dir, "%s", arg_str(argc, argv, "--adaptive", "batch"));
+    set_choice(&o, "dir_ref", arg_str(argc, argv, "--dir-ref", "prev"));
+    set_choice(&o, "adaptive_dir", arg_str(argc, argv, "--adaptive", "batch"));
     o.lambda_fut = 0.04, o.margin_fut = 0.03;
     o.lambda_ac = 0.03, o.margin_ac = 0.04;
     o.context_drop_p = strcmp(drop, "none") ? 1.0 : 0.0;
-    snprintf(o.context_drop_mode, sizeof o.context_drop_mode, "%s", strcmp(drop, "none") ? drop : "noise");
+    set_choice(&o, "context_drop_mode", strcmp(drop, "none") ? drop : "noise");
     const int H = o.rollout_h < 1 ? 1 : o.rollout_h;
 
     lvt_err e = {{0}};
@@ -226,9 +241,11 @@ int main(int argc, char **argv) {
                "\"lambda_dir\": %.17g, \"margin_dir\": %.17g, \"dir_ref\": \"%s\", \"adaptive_dir\": \"%s\", "
                "\"lambda_fut\": %.17g, \"margin_fut\": %.17g, \"lambda_ac\": %.17g, \"margin_ac\": %.17g, "
                "\"context_drop_p\": %.17g, \"context_drop_mode\": \"%s\"},\n",
-            o.rollout_h, o.lambda_roll, o.rollout_grad, o.rollout_supervise, o.flat_threshold, o.flat_scale,
-            o.lambda_dir, o.margin_dir, o.dir_ref, o.adaptive_dir, o.lambda_fut, o.margin_fut, o.lambda_ac,
-            o.margin_ac, o.context_drop_p, o.context_drop_mode);
+            o.rollout_h, o.lambda_roll, lvt_config_choice_name(LVT_CHOICE_ROLLOUT_GRAD, o.rollout_grad),
+            lvt_config_choice_name(LVT_CHOICE_ROLLOUT_SUPERVISE, o.rollout_supervise), o.flat_threshold, o.flat_scale,
+            o.lambda_dir, o.margin_dir, lvt_config_choice_name(LVT_CHOICE_DIR_REF, o.dir_ref),
+            lvt_config_choice_name(LVT_CHOICE_ADAPTIVE_DIR, o.adaptive_dir), o.lambda_fut, o.margin_fut, o.lambda_ac,
+            o.margin_ac, o.context_drop_p, lvt_config_choice_name(LVT_CHOICE_CONTEXT_DROP_MODE, o.context_drop_mode));
     fprintf(f, " \"terms\": {\"total\": %.9g, \"mse\": %.9g, \"rollout\": %.9g, \"dir\": %.9g, \"future\": %.9g, "
                "\"anticopy\": %.9g, \"cos\": %.9g, \"lambda_dir_eff\": %.9g},\n",
             terms[LVT_TERM_TOTAL], terms[LVT_TERM_MSE], terms[LVT_TERM_ROLL], terms[LVT_TERM_DIR],

@@ -139,16 +139,16 @@ static lvt_objective_cfg obj_all(const char *supervise) {
     lvt_objective_cfg o;
     memset(&o, 0, sizeof o);
     o.rollout_h = 3, o.lambda_roll = 0.5;
-    strcpy(o.rollout_grad, "full");
-    snprintf(o.rollout_supervise, sizeof o.rollout_supervise, "%s", supervise);
+    o.rollout_grad = LVT_ROLLOUT_GRAD_FULL;
+    o.rollout_supervise = !strcmp(supervise, "truth") ? LVT_SUPERVISE_TRUTH : LVT_SUPERVISE_FLAT;
     o.flat_threshold = -1.0, o.flat_scale = 10.0; /* always active: the batch mean matters */
     o.lambda_dir = 0.5, o.margin_dir = 0.3;
-    strcpy(o.dir_ref, "prev");
-    strcpy(o.adaptive_dir, "batch");
+    o.dir_ref = LVT_DIR_REF_PREV;
+    o.adaptive_dir = LVT_ADAPTIVE_BATCH;
     o.lambda_fut = 0.5, o.margin_fut = 0.3;
     o.lambda_ac = 0.5, o.margin_ac = 0.3;
     o.context_drop_p = 0.5;
-    strcpy(o.context_drop_mode, "noise");
+    o.context_drop_mode = LVT_CTX_DROP_NOISE;
     return o;
 }
 
@@ -214,7 +214,7 @@ static void micro_steps(const batch_data *bd, const float *params, size_t np) {
     lvt_model_params_from_host(&m, params);
     lvt_objective_cfg o = obj_all("flat");
     o.rollout_h = 1, o.lambda_fut = 0;
-    strcpy(o.adaptive_dir, "sample");
+    o.adaptive_dir = LVT_ADAPTIVE_SAMPLE;
     float t_ref[LVT_TERM_COUNT], t_sum[LVT_TERM_COUNT] = {0}, t[LVT_TERM_COUNT];
     float *g_ref = malloc(sizeof(float) * np), *g_acc = malloc(sizeof(float) * np);
     const int cuts[3] = {0, 4, G};
@@ -264,8 +264,8 @@ int main(void) {
     two_ranks(&bd, params, np, &flat, 4, "2 ranks (4+3), H=3 flat, batch");
     two_ranks(&bd, params, np, &truth, 3, "2 ranks (3+4), H=3 truth, batch");
     lvt_objective_cfg sample = flat;
-    strcpy(sample.adaptive_dir, "sample");
-    strcpy(sample.rollout_grad, "first");
+    sample.adaptive_dir = LVT_ADAPTIVE_SAMPLE;
+    sample.rollout_grad = LVT_ROLLOUT_GRAD_FIRST;
     two_ranks(&bd, params, np, &sample, 6, "2 ranks (6+1), H=3 first, sample");
     two_ranks(&bd, params, np, &flat, G, "2 ranks (7+0), H=3 flat, batch");
     micro_steps(&bd, params, np);

@@ -1,6 +1,6 @@
 /* test_model_grad.c — gradient check of the whole transformer (model module): central finite
  * differences of the scalar loss  S = sum(wr * raw) + sum(wp * pred)  against the analytic
- * gradients of lvt_model_backward2, for a sample of entries of every parameter tensor and of the
+ * gradients of lvt_model_backward_raw_pred, for a sample of entries of every parameter tensor and of the
  * context, in eval mode and in train mode (dropout with a fixed key). Small shape: D=16, d=8,
  * 2 heads, 2 layers, L=5, B=3, on the CPU backend (whose memory is host memory). */
 #include <math.h>
@@ -86,7 +86,7 @@ static int run_check(lvt_backend *be, int train) {
 
     loss_of(&P);
     lvt_model_zero_grad(&m);
-    CHECK(lvt_model_backward2(&m, 0, P.wr, P.wp, dctx, &e) == 0, "backward: %s", e.msg);
+    CHECK(lvt_model_backward_raw_pred(&m, 0, P.wr, P.wp, dctx, &e) == 0, "backward: %s", e.msg);
     float *an = malloc(sizeof(float) * m.n_params);
     memcpy(an, m.grads, sizeof(float) * m.n_params);
 
@@ -152,7 +152,7 @@ static int run_check(lvt_backend *be, int train) {
 
     /* accumulation: a second backward doubles the gradients */
     loss_of(&P);
-    CHECK(lvt_model_backward2(&m, 0, P.wr, P.wp, NULL, &e) == 0, "backward: %s", e.msg);
+    CHECK(lvt_model_backward_raw_pred(&m, 0, P.wr, P.wp, NULL, &e) == 0, "backward: %s", e.msg);
     double maxdev = 0.0;
     for (size_t i = 0; i < m.n_params; i++)
         maxdev = fmax(maxdev, fabs(m.grads[i] - 2.0 * an[i]));

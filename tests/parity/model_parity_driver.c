@@ -119,7 +119,7 @@ int main(int argc, char **argv) {
     be->ops->to_device(be, draw_d, draw, no * sizeof(float));
     be->ops->to_device(be, dpred_d, dpred, no * sizeof(float));
     lvt_model_zero_grad(&m);
-    if (lvt_model_backward2(&m, 0, draw_d, dpred_d, dctx_d, &e)) {
+    if (lvt_model_backward_raw_pred(&m, 0, draw_d, dpred_d, dctx_d, &e)) {
         fprintf(stderr, "driver: %s\n", e.msg);
         return 1;
     }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lvt/inspect.h"
 #include "lvt/synth.h"
 #include "testutil.h"
 
