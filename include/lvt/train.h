@@ -24,7 +24,11 @@ typedef struct lvt_train_summary {
  * its edge; the trainer itself reads no environment). */
 typedef struct lvt_train_opts {
     const char *run_dir;  /* the run directory (rank 0 writes it) */
-    int resume;           /* continue from run_dir/ckpt/last.h5 */
+    int resume;           /* continue from the newest checkpoint of run_dir/ckpt that loads */
+    int restart;          /* a run_dir that holds a run: move it aside into run_dir/previous.N/
+                           * and start over (without it, such a directory is refused) */
+    int allow_change;     /* resume even though the model shape, data, global batch or seed
+                           * differ from the checkpoint's (each difference is logged) */
     int force_devdata;    /* keep the train store on the backend and gather there even on the CPU
                            * backend (the path a GPU takes; tests compare it with the host gather) */
     long fault_nan_step;  /* fault injection: poison one input value at this global step, once

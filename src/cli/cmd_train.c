@@ -10,13 +10,18 @@
 #include "lvt/train.h"
 
 static void usage(void) {
-    printf("usage: lvt train CONFIG.json [--run-dir DIR] [--resume DIR] [--set KEY=VALUE]...\n\n"
+    printf("usage: lvt train CONFIG.json [--run-dir DIR] [--resume DIR] [--restart] [--allow-change]\n"
+           "                 [--set KEY=VALUE]...\n\n"
            "Train a model with the configuration's recipe (P1..P4: objective, curriculum, tripwires).\n"
            "Run directory (default: output.run_dir of the config): config.json, ckpt/epoch_NNN.h5,\n"
            "ckpt/last.h5, ckpt/best.h5, training_history.json, metrics.jsonl, training.log.\n\n"
            "  --run-dir DIR     where the run writes (overrides output.run_dir)\n"
-           "  --resume DIR      continue the run in DIR from DIR/ckpt/last.h5 (exactly: same weights as\n"
-           "                    an uninterrupted run on the CPU backend)\n"
+           "  --resume DIR      continue the run in DIR from its newest checkpoint that loads (exactly:\n"
+           "                    same weights as an uninterrupted run on the CPU backend)\n"
+           "  --restart         DIR already holds a run: move it into DIR/previous.N/ and start over\n"
+           "                    (without --resume or --restart such a directory is refused)\n"
+           "  --allow-change    resume although the model shape, data, global batch or seed changed\n"
+           "                    (the run no longer continues exactly; each change is logged)\n"
            "  --set KEY=VALUE   override a config key, e.g. --set objective.rollout_h=4 (repeatable)\n\n"
            "Launch on N processes with `mpirun -np N lvt train ...` or `srun lvt train ...`:\n"
            "train.global_batch = micro_batch x world x grad_accum. SIGTERM/SIGUSR1 stop every rank at\n"
@@ -39,6 +44,7 @@ int cmd_train(int argc, char **argv) {
         return 0;
     }
     const char *config = NULL, *run_dir = NULL, *resume = NULL;
+    int restart = 0, allow_change = 0;
     const char **sets = calloc((size_t)argc, sizeof *sets);
     int n_sets = 0;
     if (!sets) return cli_fail("train", "out of memory");
@@ -54,6 +60,10 @@ int cmd_train(int argc, char **argv) {
         } else if ((r = cli_flag_value("train", argc, argv, &i, "--set", &v))) {
             if (r < 0) goto bad;
             sets[n_sets++] = v;
+        } else if (!strcmp(argv[i], "--restart")) {
+            restart = 1;
+        } else if (!strcmp(argv[i], "--allow-change")) {
+            allow_change = 1;
         } else if (argv[i][0] == '-') {
             cli_fail("train", "unknown option '%s' (see `lvt train --help`)", argv[i]);
             goto bad;
@@ -70,6 +80,14 @@ int cmd_train(int argc, char **argv) {
     }
     if (resume && run_dir && strcmp(resume, run_dir)) {
         cli_fail("train", "--resume %s and --run-dir %s name different runs", resume, run_dir);
+        goto bad;
+    }
+    if (resume && restart) {
+        cli_fail("train", "--resume and --restart exclude each other");
+        goto bad;
+    }
+    if (allow_change && !resume) {
+        cli_fail("train", "--allow-change only applies with --resume");
         goto bad;
     }
     lvt_err e = {{0}};
@@ -90,6 +108,8 @@ int cmd_train(int argc, char **argv) {
     lvt_train_opts_default(&topts);
     topts.run_dir = dir;
     topts.resume = resume != NULL;
+    topts.restart = restart;
+    topts.allow_change = allow_change;
     test_hooks(&topts);
     lvt_train_summary sum;
     if (rc == LVT_OK) rc = lvt_train_run(cfg, &topts, &comm, &sum, &e);

@@ -2,7 +2,6 @@
  * directory, the train and val stores (whole or this rank's article shard) and their windows, the
  * model, optimiser and objective, the batch buffers (host and backend, or the backend-resident
  * store), the logs and the config echo. Set-up order is the order of the functions below. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,19 +9,6 @@
 #include <sys/stat.h>
 
 #include "train_priv.h"
-
-static int mkdir_p(const char *path, lvt_err *e) {
-    char tmp[LVT_PATH_MAX + 16];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return lvt_errf(e, "%s: cannot create: %s", tmp, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return lvt_errf(e, "%s: cannot create: %s", tmp, strerror(errno));
-    return LVT_OK;
-}
 
 /* The largest rollout horizon of the run: the objective's, a phase's or a tripwire's. */
 static int max_rollout_h(const lvt_config *cfg) {
@@ -46,6 +32,9 @@ static void init_state(trainer *t, const lvt_config *c, const lvt_train_opts *o,
     t->last_phase = -2;
     t->epoch = 1;
     t->fault_nan_step = o->fault_nan_step;
+    t->nan_lr_scale = 1.0;
+    t->allow_change = o->allow_change;
+    t->lock_fd = -1;
     snprintf(t->run_dir, sizeof t->run_dir, "%s", o->run_dir);
     snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/ckpt", o->run_dir);
 }
@@ -67,12 +56,12 @@ static int batch_geometry(trainer *t, lvt_err *e) {
 }
 
 /* CPU threads, the backend, and the run directory (rank 0 creates it; every rank waits). */
-static int open_backend(trainer *t, lvt_err *e) {
+static int open_backend(trainer *t, const lvt_train_opts *opts, lvt_err *e) {
     const lvt_config *c = t->cfg;
     t->threads = lvt_cpu_threads_init(0, t->comm->local_world);
     lvt_math math = !strcmp(c->train.math, "bf16") ? LVT_MATH_BF16 : !strcmp(c->train.math, "fp32") ? LVT_MATH_FP32 : LVT_MATH_TF32;
     if (lvt_backend_create(&t->be, c->train.backend, t->comm->local_rank, math, e)) return LVT_ERROR;
-    if (t->comm->rank == 0 && (mkdir_p(t->run_dir, e) || mkdir_p(t->ckpt_dir, e))) return LVT_ERROR;
+    if (t->comm->rank == 0 && train_rundir_open(t, opts, e)) return LVT_ERROR;
     return lvt_comm_barrier(t->comm, e);
 }
 
@@ -190,7 +179,7 @@ static int open_logs(trainer *t, int resume, lvt_err *e) {
 
 int train_setup(trainer *t, const lvt_config *c, const lvt_train_opts *o, lvt_comm *comm, lvt_err *e) {
     init_state(t, c, o, comm);
-    if (batch_geometry(t, e) || open_backend(t, e) || load_stores(t, e) || build_windows(t, e) ||
+    if (batch_geometry(t, e) || open_backend(t, o, e) || load_stores(t, e) || build_windows(t, e) ||
         build_model(t, e) || alloc_buffers(t, o->force_devdata, e) || lvt_comm_device_init(comm, t->be, e) ||
         open_logs(t, o->resume, e))
         return LVT_ERROR;
@@ -222,4 +211,5 @@ void train_teardown(trainer *t) {
     lvt_log_close(&t->log);
     if (t->be) lvt_backend_destroy(t->be);
     t->be = NULL;
+    train_rundir_close(t);
 }
