@@ -337,7 +337,9 @@ static int resume_newest(trainer *t, int *resumed, lvt_err *e) {
             return lvt_errf(e, "%s", ce.msg);
         }
         if (bad) {
-            lvt_log_info(&t->log, "resume: skipping %s/%s: %s", t->ckpt_dir, names[i], why.msg[0] ? why.msg : "failed on another rank");
+            if (i + 1 < n)
+                lvt_log_info(&t->log, "resume: skipping %s/%s (%s)", t->ckpt_dir, names[i],
+                             why.msg[0] ? why.msg : "failed on another rank");
             if (!first.msg[0]) first = why;
             continue;
         }
@@ -347,7 +349,9 @@ static int resume_newest(trainer *t, int *resumed, lvt_err *e) {
                      t->epoch, t->step_in_epoch, t->steps_per_epoch, t->global_step,
                      t->tmp_removed ? " (stale temporary files removed)" : "");
     }
-    if (rc != LVT_OK)
+    if (rc != LVT_OK && n == 1)
+        lvt_errf(e, "--resume %s: %s", t->run_dir, first.msg[0] ? first.msg : "the checkpoint failed on another rank");
+    else if (rc != LVT_OK)
         lvt_errf(e, "--resume %s: none of the %d checkpoints in %s loads (newest %s: %s)", t->run_dir, n, t->ckpt_dir,
                  names[0], first.msg[0] ? first.msg : "failed on another rank");
     free(names);
