@@ -234,8 +234,8 @@ static int st_entry(const st_file *s, const cJSON *o, st_tensor *t, lvt_err *e) 
         numel *= (size_t)t->shape[d];
     }
     const cJSON *b = cJSON_GetArrayItem(of, 0), *en = cJSON_GetArrayItem(of, 1);
-    if (!is_count(b, (double)s->size) || !is_count(en, (double)s->size) || en->valuedouble < b->valuedouble)
-        return lvt_errf(e, "%s: tensor '%s' has invalid data_offsets (whole numbers within the file)", s->path, name);
+    if (!is_count(b, 1e15) || !is_count(en, 1e15) || en->valuedouble < b->valuedouble)
+        return lvt_errf(e, "%s: tensor '%s' has invalid data_offsets (two whole numbers, begin <= end)", s->path, name);
     t->begin = s->data_start + (size_t)b->valuedouble;
     t->end = s->data_start + (size_t)en->valuedouble;
     if (t->end - t->begin != numel * es)
@@ -298,7 +298,7 @@ static int meta_get_int(const cJSON *meta, const char *k, int *out) {
 }
 
 /* n_layers from the transformer_decoder.layers.<i>.* names: each index a plain decimal below the
- * number of header entries, and every layer below the highest present (its linear1.weight). */
+ * number of header entries, and a tensor for every layer below the highest present. */
 static int count_layers(const st_file *s, int *n_layers, lvt_err *e) {
     const char *prefix = "transformer_decoder.layers.";
     const size_t pl = strlen(prefix);
@@ -317,12 +317,17 @@ static int count_layers(const st_file *s, int *n_layers, lvt_err *e) {
     }
     if (max_layer < 0)
         return lvt_errf(e, "%s: no transformer_decoder.layers.* tensors (not an lvt transformer model?)", s->path);
-    for (long i = 0; i <= max_layer; i++) {
-        char name[96];
-        snprintf(name, sizeof name, "%s%ld.linear1.weight", prefix, i);
-        if (!cJSON_GetObjectItemCaseSensitive(s->header, name))
-            return lvt_errf(e, "%s: layer %ld is missing (%s) although layer %ld is present", s->path, i, name, max_layer);
-    }
+    unsigned char *seen = calloc((size_t)max_layer + 1, 1);
+    if (!seen) return lvt_errf(e, "out of memory");
+    for (const cJSON *o = s->header->child; o; o = o->next)
+        if (!strncmp(o->string, prefix, pl)) seen[atol(o->string + pl)] = 1;
+    long missing = -1;
+    for (long i = max_layer; i >= 0; i--)
+        if (!seen[i]) missing = i;
+    free(seen);
+    if (missing >= 0)
+        return lvt_errf(e, "%s: layer %ld has no tensor (%s%ld.*) although layer %ld is present", s->path, missing,
+                        prefix, missing, max_layer);
     *n_layers = (int)max_layer + 1;
     return LVT_OK;
 }

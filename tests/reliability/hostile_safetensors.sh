@@ -48,7 +48,7 @@ check() { # NAME EXPECTED-TEXT
   [ "$(wc -l < "$T/$1.log")" = 1 ] || { cat "$T/$1.log"; fail "$1: more than one line"; }
 }
 check layer_far "has no valid layer index"
-check layer_gap "layer 1 is missing"
+check layer_gap "layer 1 has no tensor"
 check layer_intmax "has no valid layer index"
 check heads "n_heads is not a positive whole number"
 check heads_neg "n_heads is not a positive whole number"
