@@ -29,11 +29,13 @@ static void usage(void) {
 }
 
 /* The test hooks, read here once (the trainer reads no environment): LVT_FAULT_NAN_STEP=k poisons
- * one input value at global step k; LVT_DEVDATA=1 keeps the train store on the CPU backend and
+ * one input value at global step k (each time it is reached with LVT_FAULT_NAN_REPEAT=1); LVT_DEVDATA=1 keeps the train store on the CPU backend and
  * gathers there, as a GPU run does (docs/training.md). */
 static void test_hooks(lvt_train_opts *o) {
     const char *fault = getenv("LVT_FAULT_NAN_STEP");
     if (fault && *fault) o->fault_nan_step = atol(fault);
+    const char *rep = getenv("LVT_FAULT_NAN_REPEAT"); /* poison that step every time it is reached */
+    o->fault_nan_repeat = rep && !strcmp(rep, "1");
     const char *dd = getenv("LVT_DEVDATA");
     o->force_devdata = dd && !strcmp(dd, "1");
 }

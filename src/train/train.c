@@ -407,6 +407,8 @@ int lvt_train_run(const lvt_config *cfg, const lvt_train_opts *opts, lvt_comm *c
                   lvt_train_summary *out, lvt_err *e) {
     memset(out, 0, sizeof *out);
     if (!opts->run_dir || !opts->run_dir[0]) return lvt_errf(e, "lvt_train_run: no run directory");
+    if (strlen(opts->run_dir) >= LVT_PATH_MAX - 64) /* room for ckpt/epoch_NNN.h5 and its temporary name */
+        return lvt_errf(e, "run directory %.40s...: longer than %d characters", opts->run_dir, LVT_PATH_MAX - 65);
     trainer tr, *t = &tr;
     double t_start = lvt_now();
     /* the handlers come first: a stop signal during set-up stops the run at its first step boundary */

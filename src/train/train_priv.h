@@ -78,6 +78,7 @@ typedef struct trainer {
     char moved_aside[TRAIN_PATH_BUF]; /* --restart: where the old run went ("" if nowhere) */
     long fault_nan_step;  /* opts.fault_nan_step (-1: off) */
     int fault_nan_done;
+    int fault_nan_repeat; /* opts.fault_nan_repeat */
     int64_t samples_run;  /* samples trained by this process */
     double train_seconds; /* time spent in training steps by this process */
     int preempted;        /* a stop signal ended the run */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "train_priv.h"
 
@@ -32,6 +33,7 @@ static void init_state(trainer *t, const lvt_config *c, const lvt_train_opts *o,
     t->last_phase = -2;
     t->epoch = 1;
     t->fault_nan_step = o->fault_nan_step;
+    t->fault_nan_repeat = o->fault_nan_repeat;
     t->nan_lr_scale = 1.0;
     t->allow_change = o->allow_change;
     t->lock_fd = -1;
@@ -122,6 +124,31 @@ static int reduce_scalars(void *ctx, float *buf, int n, lvt_err *e) {
     return LVT_OK;
 }
 
+/* A lower bound on the bytes a CPU run needs for this shape: parameters, gradients and both AdamW
+ * moments (4 floats each) and the activations kept for the backward pass of one micro batch. */
+static double memory_estimate(const trainer *t) {
+    const lvt_config *c = t->cfg;
+    const double d = c->model.d_model, D = c->model.dim, nl = c->model.n_layers, L = c->data.context_len;
+    const double params = 2.0 * D * d + nl * (4.0 + 2.0 * c->model.ffn_mult) * d * d;
+    const double acts = (double)t->micro * (L + t->hcap) * nl * (10.0 + 2.0 * c->model.ffn_mult) * d +
+                        (double)t->micro * c->model.n_heads * nl * L * L * 3.0;
+    return 4.0 * (4.0 * params + acts);
+}
+
+/* Refuse a shape whose estimate exceeds this machine's memory before allocating anything (a CPU
+ * run; a GPU backend reports its own allocation failure). */
+static int check_memory(const trainer *t, lvt_err *e) {
+    if (t->be->device >= 0) return LVT_OK;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return LVT_OK;
+    const double have = (double)pages * (double)page, need = memory_estimate(t);
+    if (need > have)
+        return lvt_errf(e, "model.d_model %d x n_layers %d (dim %d, micro batch %d) needs at least %.1f GiB, more than "
+                           "this machine's %.1f GiB: choose a smaller model", t->cfg->model.d_model,
+                        t->cfg->model.n_layers, t->cfg->model.dim, t->micro, need / 1073741824.0, have / 1073741824.0);
+    return LVT_OK;
+}
+
 /* The model (initialised from train.seed, planned for the micro batch and the rollout slots), the
  * optimiser over the run's total steps, and the objective with its cross-rank hook. */
 static int build_model(trainer *t, lvt_err *e) {
@@ -129,7 +156,7 @@ static int build_model(trainer *t, lvt_err *e) {
     const int L = c->data.context_len, D = c->model.dim;
     lvt_model_cfg mc = {c->model.dim, c->model.d_model, c->model.n_heads, c->model.n_layers,
                         c->model.ffn_mult, L, (float)c->model.dropout};
-    if (lvt_model_create(&t->model, &mc, t->be, e)) return LVT_ERROR;
+    if (check_memory(t, e) || lvt_model_create(&t->model, &mc, t->be, e)) return LVT_ERROR;
     if (lvt_model_init(&t->model, c->train.seed, e)) return LVT_ERROR;
     if (lvt_model_plan(&t->model, t->micro, t->hcap, e)) return LVT_ERROR;
     long total_steps = t->steps_per_epoch * c->train.epochs;
