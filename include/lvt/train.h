@@ -31,6 +31,8 @@ typedef struct lvt_train_opts {
                            * differ from the checkpoint's (each difference is logged) */
     int force_devdata;    /* keep the train store on the backend and gather there even on the CPU
                            * backend (the path a GPU takes; tests compare it with the host gather) */
+    long fault_kill_save; /* fault injection: the k-th checkpoint save of this process leaves a
+                           * partial temporary file and kills the process (SIGKILL); 0: off */
     int fault_nan_repeat; /* fault injection: poison that step each time it is reached (not once) */
     long fault_nan_step;  /* fault injection: poison one input value at this global step, once
                            * (-1: off) */

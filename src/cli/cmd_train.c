@@ -29,11 +29,14 @@ static void usage(void) {
 }
 
 /* The test hooks, read here once (the trainer reads no environment): LVT_FAULT_NAN_STEP=k poisons
- * one input value at global step k (each time it is reached with LVT_FAULT_NAN_REPEAT=1); LVT_DEVDATA=1 keeps the train store on the CPU backend and
+ * one input value at global step k (each time it is reached with LVT_FAULT_NAN_REPEAT=1);
+ * LVT_FAULT_KILL_SAVE=k dies by SIGKILL inside the k-th checkpoint save (a partial temporary file); LVT_DEVDATA=1 keeps the train store on the CPU backend and
  * gathers there, as a GPU run does (docs/training.md). */
 static void test_hooks(lvt_train_opts *o) {
     const char *fault = getenv("LVT_FAULT_NAN_STEP");
     if (fault && *fault) o->fault_nan_step = atol(fault);
+    const char *ks = getenv("LVT_FAULT_KILL_SAVE"); /* die inside the k-th checkpoint save */
+    if (ks && *ks) o->fault_kill_save = atol(ks);
     const char *rep = getenv("LVT_FAULT_NAN_REPEAT"); /* poison that step every time it is reached */
     o->fault_nan_repeat = rep && !strcmp(rep, "1");
     const char *dd = getenv("LVT_DEVDATA");

@@ -3,6 +3,7 @@
  * weights, AdamW state and the run position: epoch, step, fired tripwires, best values, history,
  * partial epoch sums) and the retention of epoch checkpoints. The file format is the ckpt module's. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,11 +146,25 @@ static int check_settings(trainer *t, const char *path, const char *stored_json,
     return rc;
 }
 
+/* The crash test's hook: half a checkpoint in the temporary file, then SIGKILL (as a kill -9
+ * during the write would leave it). */
+static void fault_kill(const char *path, lvt_model *m) {
+    char tmp[TRAIN_PATH_BUF + 64];
+    lvt_ckpt_tmp_path(path, tmp, sizeof tmp);
+    FILE *f = fopen(tmp, "wb");
+    if (f) {
+        fwrite(m->tensors, 1, sizeof *m->tensors, f);
+        fclose(f);
+    }
+    raise(SIGKILL);
+}
+
 int train_ckpt_save(trainer *t, const char *name, lvt_err *e) {
     int64_t rc = LVT_OK;
     if (t->comm->rank == 0) {
         char path[TRAIN_PATH_BUF];
         train_ckpt_path(t, name, path, sizeof path);
+        if (++t->saves == t->fault_kill_save) fault_kill(path, &t->model);
         lvt_ckpt_info info;
         lvt_ckpt_info_init(&info);
         info.step = t->global_step;

@@ -79,6 +79,8 @@ typedef struct trainer {
     long fault_nan_step;  /* opts.fault_nan_step (-1: off) */
     int fault_nan_done;
     int fault_nan_repeat; /* opts.fault_nan_repeat */
+    long fault_kill_save; /* opts.fault_kill_save */
+    long saves;           /* checkpoint saves by this process */
     int64_t samples_run;  /* samples trained by this process */
     double train_seconds; /* time spent in training steps by this process */
     int preempted;        /* a stop signal ended the run */

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# crash_resume.sh — kill -9 `lvt train` at seeded random moments (30 trials), then --resume to the
-# end: every final last.h5 is bit-identical to an uninterrupted run's. Prints how many kills hit
-# each phase (set-up, training, checkpoint writing, after the end). CRASH_TRIALS overrides the count.
+# crash_resume.sh — kill -9 `lvt train` at seeded random moments (30 trials), and SIGKILL inside a
+# seeded checkpoint save leaving a partial temporary file (LVT_FAULT_KILL_SAVE, 10 trials), each
+# followed by --resume to the end: every final last.h5 is bit-identical to an uninterrupted run's.
+# Prints how many kills hit each phase (set-up, training, checkpoint writing, after the end).
+# CRASH_TRIALS overrides the count of timed trials.
 source "$LVT_SOURCE_DIR/tests/reliability/rel_common.sh" rel_crash_resume
 N=${CRASH_TRIALS:-30}
 tiny_run "$T/cfg.json" 3
@@ -12,22 +14,29 @@ dur=$("$PY" -c "print(max(0.2, $(date +%s.%N) - $t0))")
 "$PY" -c "
 import random
 r = random.Random(20261201)
-print('\n'.join('%.3f' % (r.uniform(0.0, 1.0) * $dur) for _ in range($N)))" > "$T/delays"
+print('\n'.join('%.3f' % (r.uniform(0.0, 0.9) * $dur) for _ in range($N)))
+print('\n'.join('save%d' % r.randint(1, 10) for _ in range(10)))" > "$T/delays"
 declare -A phase=([setup]=0 [training]=0 [checkpoint]=0 [finished]=0)
 i=0
 while read -r delay; do
   i=$((i + 1)); R="$T/r$i"
-  "$LVT" train "$T/cfg.json" --run-dir "$R" > "$R.a.log" 2>&1 &
-  pid=$!
-  sleep "$delay"
-  if kill -9 "$pid" 2> /dev/null; then
-    wait "$pid" 2> /dev/null
-    if ls "$R"/ckpt/.*.tmp.* > /dev/null 2>&1 || ls "$R"/.*.tmp.* > /dev/null 2>&1; then p=checkpoint
-    elif ! ls "$R"/ckpt/*.h5 > /dev/null 2>&1; then p=setup
-    else p=training; fi
+  if [ "${delay#save}" != "$delay" ]; then # die inside checkpoint save number ${delay#save}
+    LVT_FAULT_KILL_SAVE=${delay#save} "$LVT" train "$T/cfg.json" --run-dir "$R" > "$R.a.log" 2>&1 && fail "trial $i: no kill"
+    ls "$R"/ckpt/.*.tmp.* > /dev/null 2>&1 || fail "trial $i: no partial temporary file"
+    p=checkpoint
   else
-    wait "$pid" || { cat "$R.a.log"; fail "trial $i: the run failed before the kill"; }
-    p=finished
+    "$LVT" train "$T/cfg.json" --run-dir "$R" > "$R.a.log" 2>&1 &
+    pid=$!
+    sleep "$delay"
+    if kill -9 "$pid" 2> /dev/null; then
+      wait "$pid" 2> /dev/null
+      if ls "$R"/ckpt/.*.tmp.* > /dev/null 2>&1 || ls "$R"/.*.tmp.* > /dev/null 2>&1; then p=checkpoint
+      elif ! ls "$R"/ckpt/*.h5 > /dev/null 2>&1; then p=setup
+      else p=training; fi
+    else
+      wait "$pid" || { cat "$R.a.log"; fail "trial $i: the run failed before the kill"; }
+      p=finished
+    fi
   fi
   phase[$p]=$((phase[$p] + 1))
   if [ -f "$R/.lock" ]; then
@@ -40,6 +49,6 @@ while read -r delay; do
   ! ls "$R"/ckpt/.*.tmp.* > /dev/null 2>&1 || fail "trial $i: stale temporary file left"
   rm -rf "$R"
 done < "$T/delays"
-[ "$i" = "$N" ] || fail "ran $i of $N trials"
-echo "crash_resume: $N trials, run ${dur}s; kills during set-up ${phase[setup]}, training ${phase[training]}, checkpoint writing ${phase[checkpoint]}, after the end ${phase[finished]}; all bit-identical"
+[ "$i" = $((N + 10)) ] || fail "ran $i of $((N + 10)) trials"
+echo "crash_resume: $i trials, run ${dur}s; kills during set-up ${phase[setup]}, training ${phase[training]}, checkpoint writing ${phase[checkpoint]}, after the end ${phase[finished]}; all bit-identical"
 echo "crash_resume: passed"
