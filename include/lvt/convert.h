@@ -117,6 +117,7 @@ typedef struct lvt_convert_opts {
     int n_splits;
     int64_t article_len;           /* raw (N, D) .npy: rows per article; 0 = one article */
     double tolerance;              /* sequences: max |difference| between two copies of a chunk */
+    int drop_degenerate;           /* drop rows with norm below LVT_MIN_ROW_NORM (else an error) */
     int compress;                  /* deflate level of /vectors in the output stores, 0 = none */
     FILE *log;                     /* notes and one summary line per store; NULL = quiet */
 } lvt_convert_opts;

@@ -27,8 +27,19 @@ typedef struct lvt_store_write_opts {
 /* Write a store (validates it first). */
 int lvt_store_write(const char *path, const lvt_store *s, const lvt_store_write_opts *opts, lvt_err *e);
 
-/* Read a whole store; normalize != 0 L2-normalises rows on load. Every malformed case of
- * docs/formats.md is an error naming the file and dataset. */
+/* Rows whose L2 norm is below this are degenerate (they normalise to Inf and make the cosine
+ * undefined): an error naming the file and row, unless LVT_STORE_DROP_DEGENERATE. */
+#define LVT_MIN_ROW_NORM 1e-6
+/* The flags of lvt_store_read's `normalize` argument (1 keeps its old meaning). */
+#define LVT_STORE_NORMALIZE 1
+#define LVT_STORE_DROP_DEGENERATE 2 /* drop degenerate rows (and articles left empty) instead */
+
+/* Drop the degenerate rows (norm below LVT_MIN_ROW_NORM) and the articles left empty, in place;
+ * returns how many rows went. */
+int64_t lvt_store_drop_degenerate(lvt_store *s);
+
+/* Read a whole store; normalize & LVT_STORE_NORMALIZE L2-normalises rows on load. Every malformed
+ * case of docs/formats.md is an error naming the file and dataset. */
 int lvt_store_read(const char *path, int normalize, lvt_store *s, lvt_err *e);
 
 /* Read only articles [a_lo, a_hi) (for sharding); offsets are rebased to start at 0. */

@@ -24,9 +24,16 @@ typedef struct lvt_train_summary {
  * its edge; the trainer itself reads no environment). */
 typedef struct lvt_train_opts {
     const char *run_dir;  /* the run directory (rank 0 writes it) */
-    int resume;           /* continue from run_dir/ckpt/last.h5 */
+    int resume;           /* continue from the newest checkpoint of run_dir/ckpt that loads */
+    int restart;          /* a run_dir that holds a run: move it aside into run_dir/previous.N/
+                           * and start over (without it, such a directory is refused) */
+    int allow_change;     /* resume even though the model shape, data, global batch or seed
+                           * differ from the checkpoint's (each difference is logged) */
     int force_devdata;    /* keep the train store on the backend and gather there even on the CPU
                            * backend (the path a GPU takes; tests compare it with the host gather) */
+    long fault_kill_save; /* fault injection: the k-th checkpoint save of this process leaves a
+                           * partial temporary file and kills the process (SIGKILL); 0: off */
+    int fault_nan_repeat; /* fault injection: poison that step each time it is reached (not once) */
     long fault_nan_step;  /* fault injection: poison one input value at this global step, once
                            * (-1: off) */
 } lvt_train_opts;

@@ -27,6 +27,7 @@ static void help(void) {
         "                        (repeatable, ranges must not overlap); with any split the rest goes\n"
         "                        to OUT-train.h5\n"
         "  --article-len K       raw .npy: cut the rows into articles of K rows (default: one article)\n"
+        "  --drop-degenerate     drop rows whose norm is below 1e-6 (zero rows; otherwise an error)\n"
         "  --tolerance X         sequences: max |difference| between two copies of one chunk (1e-4)\n"
         "  --compress LEVEL      deflate /vectors in the output stores, 0..9 (default 0)\n"
         "\n"
@@ -58,6 +59,8 @@ int cmd_convert(int argc, char **argv) {
         } else if ((r = cli_flag_value("convert", argc, argv, &i, "--article-len", &v))) {
             if (r < 0 || cli_parse_long("convert", "--article-len", v, 1, INT64_MAX, &ll)) return 1;
             o.article_len = ll;
+        } else if (!strcmp(argv[i], "--drop-degenerate")) {
+            o.drop_degenerate = 1;
         } else if ((r = cli_flag_value("convert", argc, argv, &i, "--tolerance", &v))) {
             if (r < 0 || cli_parse_double("convert", "--tolerance", v, &o.tolerance)) return 1;
             if (!(o.tolerance >= 0)) return cli_fail("convert", "--tolerance must be >= 0, got '%s'", v);

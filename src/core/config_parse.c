@@ -110,10 +110,11 @@ static int resolve_path(const char *base_dir, const char *p, char *out, size_t n
         snprintf(out, n, "%s", p);
         return LVT_OK;
     }
-    if (p[0] == '/') snprintf(joined, sizeof joined, "%s", p);
-    else snprintf(joined, sizeof joined, "%s/%s", base_dir, p);
+    int k = p[0] == '/' ? snprintf(joined, sizeof joined, "%s", p) : snprintf(joined, sizeof joined, "%s/%s", base_dir, p);
+    if (k < 0 || (size_t)k >= sizeof joined) /* never truncated into another directory */
+        return lvt_errf(e, "%s: path longer than %zu characters once joined to %.40s...", path, n - 1, base_dir);
     int absolute = joined[0] == '/';
-    const char *parts[LVT_PATH_MAX];
+    const char *parts[LVT_PATH_MAX + 2]; /* a joined path of 2 * LVT_PATH_MAX + 1 characters has at most this many parts */
     int np = 0;
     char *save = NULL;
     for (char *tok = strtok_r(joined, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
@@ -444,10 +445,31 @@ static int unclosed(const char *text) {
     return depth > 0 || in_str;
 }
 
+/* The deepest '{' / '[' nesting of text (outside strings). */
+static int max_depth(const char *text) {
+    int depth = 0, in_str = 0, best = 0;
+    for (const char *p = text; *p; p++) {
+        if (in_str) {
+            if (*p == '\\' && p[1]) p++;
+            else if (*p == '"') in_str = 0;
+        } else if (*p == '"') {
+            in_str = 1;
+        } else if (*p == '{' || *p == '[') {
+            if (++depth > best) best = depth;
+        } else if (*p == '}' || *p == ']') {
+            depth--;
+        }
+    }
+    return best;
+}
+
 /* "NAME:LINE:COL: syntax error near '...'" from cJSON's error position. */
 static int syntax_error(const char *text, const char *err, const char *name, lvt_err *e) {
     size_t len = strlen(text), off = err && err >= text ? (size_t)(err - text) : 0;
     if (off > len) off = len;
+    int depth = max_depth(text);
+    if (depth > CJSON_NESTING_LIMIT)
+        return lvt_errf(e, "%s: nested %d levels deep; a config nests at most %d levels", name, depth, CJSON_NESTING_LIMIT);
     int eof = off >= len && unclosed(text);
     /* cJSON sometimes stops on the whitespace after the culprit (or at the very end): step back */
     if (!eof)
@@ -616,6 +638,10 @@ static int load_file(lvt_config *c, const char *path, int validate, lvt_err *e) 
 
     /* the directory of the file, absolute, for its relative paths */
     char dir[LVT_PATH_MAX], cwd[LVT_PATH_MAX];
+    if (strlen(path) >= sizeof dir) {
+        free(text);
+        return lvt_errf(e, "%.40s...: config path longer than %zu characters", path, sizeof dir - 1);
+    }
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (!slash) snprintf(dir, sizeof dir, ".");

@@ -219,9 +219,15 @@ static int outputs_build(conv *c, lvt_err *e) {
 static int put_row(conv *c, int64_t k, const float *v, int64_t src, lvt_err *e) {
     char d1[96], d2[96];
     int D = c->dim;
-    for (int i = 0; i < D; i++)
+    double ss = 0.0;
+    for (int i = 0; i < D; i++) {
         if (!isfinite(v[i]))
             return lvt_errf(e, "%s: %s contains NaN or Inf", c->in_base, describe(c, src, d1, sizeof d1));
+        ss += (double)v[i] * (double)v[i];
+    }
+    if (sqrt(ss) < LVT_MIN_ROW_NORM && !c->o->drop_degenerate) /* every reader would refuse the row */
+        return lvt_errf(e, "%s: %s has norm %.3g, below %g (a zero or degenerate vector; --drop-degenerate drops "
+                           "such rows)", c->in_base, describe(c, src, d1, sizeof d1), sqrt(ss), LVT_MIN_ROW_NORM);
     float *dst = c->st[c->row_store[k]].vectors + (size_t)c->row_local[k] * (size_t)D;
     if (c->first_src[k] < 0) {
         memcpy(dst, v, (size_t)D * sizeof(float));
@@ -716,6 +722,14 @@ int lvt_convert(const lvt_convert_opts *o, lvt_err *e) {
     char tmp[1 + LVT_CONVERT_MAX_SPLITS][1100];
     int written = 0;
     lvt_store_write_opts wo = {0, o->compress};
+    for (int s = 0; !rc && o->drop_degenerate && s < c.n_out; s++) {
+        if (!c.st[s].n) continue;
+        int64_t dropped = lvt_store_drop_degenerate(&c.st[s]);
+        if (dropped && o->log)
+            fprintf(o->log, "note: %s: dropped %" PRId64 " degenerate row%s (norm below %g)\n", c.path[s], dropped,
+                    dropped == 1 ? "" : "s", LVT_MIN_ROW_NORM);
+        if (!c.st[s].n) rc = lvt_errf(e, "%s: every row is degenerate (norm below %g)", c.path[s], LVT_MIN_ROW_NORM);
+    }
     for (int s = 0; !rc && s < c.n_out; s++, written++) {
         snprintf(tmp[s], sizeof tmp[s], "%s.tmp-convert", c.path[s]);
         if (!c.st[s].n) continue;

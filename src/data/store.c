@@ -88,10 +88,16 @@ int lvt_store_check(const lvt_store *s, const char *name, lvt_err *e) {
     const size_t D = (size_t)s->dim;
     for (int64_t r = 0; r < s->n; r++) {
         const float *v = s->vectors + (size_t)r * D;
-        for (size_t j = 0; j < D; j++)
+        double ss = 0.0;
+        for (size_t j = 0; j < D; j++) {
             if (!isfinite(v[j]))
                 return lvt_errf(e, "%s: /vectors: row %lld holds a non-finite value (%s) in column %zu",
                                 name, (long long)r, isnan(v[j]) ? "NaN" : "Inf", j);
+            ss += (double)v[j] * (double)v[j];
+        }
+        if (sqrt(ss) < LVT_MIN_ROW_NORM) /* every reader would refuse it */
+            return lvt_errf(e, "%s: /vectors: row %lld has norm %.3g, below %g (a zero or degenerate vector)", name,
+                            (long long)r, sqrt(ss), LVT_MIN_ROW_NORM);
     }
     return LVT_OK;
 }
@@ -518,9 +524,40 @@ int lvt_store_read_offsets(const char *path, int64_t **offsets, int64_t *n_artic
     return LVT_OK;
 }
 
-/* NaN/Inf check and optional L2 normalisation of rows [0, n); row numbers reported as in the file. */
-static int finish_vectors(const char *path, lvt_store *s, int64_t file_row0, int normalize, lvt_err *e) {
+static int row_degenerate(const float *v, size_t D) {
+    double ss = 0.0;
+    for (size_t j = 0; j < D; j++) ss += (double)v[j] * (double)v[j];
+    return !(sqrt(ss) >= LVT_MIN_ROW_NORM);
+}
+
+int64_t lvt_store_drop_degenerate(lvt_store *s) {
     const size_t D = (size_t)s->dim;
+    int64_t w = 0, aw = 0;
+    for (int64_t a = 0; a < s->n_articles; a++) {
+        const int64_t r0 = s->offsets[a], r1 = s->offsets[a + 1], w0 = w;
+        for (int64_t r = r0; r < r1; r++) {
+            if (row_degenerate(s->vectors + (size_t)r * D, D)) continue;
+            if (w != r) memmove(s->vectors + (size_t)w * D, s->vectors + (size_t)r * D, D * sizeof(float));
+            if (s->chunk_ids) s->chunk_ids[w] = s->chunk_ids[r];
+            w++;
+        }
+        if (w == w0) continue; /* the article is empty now */
+        s->article_ids[aw] = s->article_ids[a];
+        s->offsets[aw] = w0;
+        aw++;
+    }
+    s->offsets[aw] = w;
+    int64_t dropped = s->n - w;
+    s->n = w;
+    s->n_articles = aw;
+    return dropped;
+}
+
+/* NaN/Inf and degenerate-row check and optional L2 normalisation of rows [0, n); row numbers
+ * reported as in the file. */
+static int finish_vectors(const char *path, lvt_store *s, int64_t file_row0, int flags, lvt_err *e) {
+    const size_t D = (size_t)s->dim;
+    int64_t n_bad = 0;
     for (int64_t r = 0; r < s->n; r++) {
         float *v = s->vectors + (size_t)r * D;
         double ss = 0.0;
@@ -530,14 +567,20 @@ static int finish_vectors(const char *path, lvt_store *s, int64_t file_row0, int
                                 (long long)(file_row0 + r), isnan(v[j]) ? "NaN" : "Inf", j);
             ss += (double)v[j] * (double)v[j];
         }
-        if (!normalize) continue;
-        if (ss == 0.0)
-            return lvt_errf(e, "%s: /vectors: row %lld has zero norm and cannot be L2-normalised", path,
-                            (long long)(file_row0 + r));
+        if (sqrt(ss) < LVT_MIN_ROW_NORM) {
+            if (!(flags & LVT_STORE_DROP_DEGENERATE))
+                return lvt_errf(e, "%s: /vectors: row %lld has norm %.3g, below %g (a zero or degenerate vector; "
+                                   "drop such rows with `lvt convert --drop-degenerate`)",
+                                path, (long long)(file_row0 + r), sqrt(ss), LVT_MIN_ROW_NORM);
+            n_bad++;
+            continue;
+        }
+        if (!(flags & LVT_STORE_NORMALIZE)) continue;
         float inv = (float)(1.0 / sqrt(ss));
         for (size_t j = 0; j < D; j++) v[j] *= inv;
     }
-    if (normalize) s->normalized = 1;
+    if (n_bad) lvt_store_drop_degenerate(s);
+    if (flags & LVT_STORE_NORMALIZE) s->normalized = 1;
     return LVT_OK;
 }
 

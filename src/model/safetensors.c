@@ -3,6 +3,7 @@
  * config inference from the tensor shapes and lvt's __metadata__. See docs/checkpoints.md. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,8 @@ static void st_close(st_file *s) {
     memset(s, 0, sizeof *s);
 }
 
+static int st_validate(const st_file *s, lvt_err *e);
+
 static int st_open(st_file *s, const char *path, lvt_err *e) {
     memset(s, 0, sizeof *s);
     s->path = path;
@@ -176,10 +179,19 @@ static int st_open(st_file *s, const char *path, lvt_err *e) {
         st_close(s);
         return lvt_errf(e, "%s: not a safetensors file (the header is not a JSON object)", path);
     }
+    for (size_t i = 8; i + 6 <= s->data_start; i++) /* a \u0000 would cut names and dtypes short */
+        if (s->bytes[i] == '\\' && s->bytes[i + 1] == 'u' && !memcmp(s->bytes + i + 2, "0000", 4)) {
+            st_close(s);
+            return lvt_errf(e, "%s: the safetensors header holds a NUL character (\\u0000)", path);
+        }
     s->header = cJSON_ParseWithLength((const char *)s->bytes + 8, (size_t)hlen);
     if (!s->header || !cJSON_IsObject(s->header)) {
         st_close(s);
         return lvt_errf(e, "%s: the safetensors header is not valid JSON", path);
+    }
+    if (st_validate(s, e)) {
+        st_close(s);
+        return LVT_ERROR;
     }
     return LVT_OK;
 }
@@ -191,6 +203,11 @@ typedef struct st_tensor {
     int64_t shape[8];
     size_t begin, end;  /* absolute file offsets */
 } st_tensor;
+
+/* A JSON number that is a whole number in [0, max]. */
+static int is_count(const cJSON *v, double max) {
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= max && v->valuedouble == (double)(int64_t)v->valuedouble;
+}
 
 static int st_entry(const st_file *s, const cJSON *o, st_tensor *t, lvt_err *e) {
     const char *name = o->string;
@@ -208,16 +225,17 @@ static int st_entry(const st_file *s, const cJSON *o, st_tensor *t, lvt_err *e) 
     t->ndim = cJSON_GetArraySize(sh);
     if (t->ndim > 8) return lvt_errf(e, "%s: tensor '%s' has rank %d", s->path, name, t->ndim);
     size_t numel = 1;
-    for (int d = 0; d < t->ndim; d++) {
+    for (int d = 0; d < t->ndim; d++) { /* each extent <= 1e12 and numel checked against the span below */
         const cJSON *v = cJSON_GetArrayItem(sh, d);
-        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1e12)
-            return lvt_errf(e, "%s: tensor '%s' has an invalid shape", s->path, name);
+        if (!is_count(v, 1e12)) return lvt_errf(e, "%s: tensor '%s' has an invalid shape", s->path, name);
         t->shape[d] = (int64_t)v->valuedouble;
+        if (t->shape[d] && numel > s->size / (size_t)t->shape[d]) /* more elements than the file has bytes */
+            return lvt_errf(e, "%s: tensor '%s' has a shape larger than the file", s->path, name);
         numel *= (size_t)t->shape[d];
     }
     const cJSON *b = cJSON_GetArrayItem(of, 0), *en = cJSON_GetArrayItem(of, 1);
-    if (!cJSON_IsNumber(b) || !cJSON_IsNumber(en) || b->valuedouble < 0 || en->valuedouble < b->valuedouble)
-        return lvt_errf(e, "%s: tensor '%s' has invalid data_offsets", s->path, name);
+    if (!is_count(b, 1e15) || !is_count(en, 1e15) || en->valuedouble < b->valuedouble)
+        return lvt_errf(e, "%s: tensor '%s' has invalid data_offsets (two whole numbers, begin <= end)", s->path, name);
     t->begin = s->data_start + (size_t)b->valuedouble;
     t->end = s->data_start + (size_t)en->valuedouble;
     if (t->end - t->begin != numel * es)
@@ -228,6 +246,47 @@ static int st_entry(const st_file *s, const cJSON *o, st_tensor *t, lvt_err *e) 
     return LVT_OK;
 }
 
+typedef struct st_span {
+    const char *name;
+    size_t begin, end;
+} st_span;
+
+static int span_by_name(const void *a, const void *b) { return strcmp(((const st_span *)a)->name, ((const st_span *)b)->name); }
+static int span_by_begin(const void *a, const void *b) {
+    const st_span *x = a, *y = b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+/* Every entry valid, no name twice, no two tensors sharing bytes, __metadata__ a string map: after
+ * this, what a reader allocates is bounded by the file's size. */
+static int st_validate(const st_file *s, lvt_err *e) {
+    int n = 0;
+    for (const cJSON *o = s->header->child; o; o = o->next) n++;
+    st_span *sp = lvt_malloc(sizeof *sp * (size_t)(n ? n : 1), e);
+    if (!sp) return LVT_ERROR;
+    int k = 0, rc = LVT_OK;
+    for (const cJSON *o = s->header->child; o && rc == LVT_OK; o = o->next) {
+        if (!strcmp(o->string, "__metadata__")) {
+            for (const cJSON *m = o->child; m && rc == LVT_OK; m = m->next)
+                if (!cJSON_IsString(m)) rc = lvt_errf(e, "%s: __metadata__ value '%s' is not a string", s->path, m->string);
+            if (!cJSON_IsObject(o)) rc = lvt_errf(e, "%s: __metadata__ is not an object", s->path);
+            continue;
+        }
+        st_tensor t;
+        if ((rc = st_entry(s, o, &t, e))) break;
+        sp[k++] = (st_span){o->string, t.begin, t.end};
+    }
+    qsort(sp, (size_t)k, sizeof *sp, span_by_name);
+    for (int i = 1; i < k && rc == LVT_OK; i++)
+        if (!strcmp(sp[i].name, sp[i - 1].name)) rc = lvt_errf(e, "%s: tensor '%s' appears twice in the header", s->path, sp[i].name);
+    qsort(sp, (size_t)k, sizeof *sp, span_by_begin);
+    for (int i = 1; i < k && rc == LVT_OK; i++)
+        if (sp[i].begin < sp[i - 1].end && sp[i].end > sp[i].begin)
+            rc = lvt_errf(e, "%s: tensors '%s' and '%s' overlap in the data", s->path, sp[i - 1].name, sp[i].name);
+    free(sp);
+    return rc;
+}
+
 static int meta_get_int(const cJSON *meta, const char *k, int *out) {
     const cJSON *v = meta ? cJSON_GetObjectItemCaseSensitive(meta, k) : NULL;
     if (!cJSON_IsString(v)) return 0;
@@ -236,6 +295,41 @@ static int meta_get_int(const cJSON *meta, const char *k, int *out) {
     if (end == v->valuestring || *end || x <= 0 || x > (1 << 24)) return 0;
     *out = (int)x;
     return 1;
+}
+
+/* n_layers from the transformer_decoder.layers.<i>.* names: each index a plain decimal below the
+ * number of header entries, and a tensor for every layer below the highest present. */
+static int count_layers(const st_file *s, int *n_layers, lvt_err *e) {
+    const char *prefix = "transformer_decoder.layers.";
+    const size_t pl = strlen(prefix);
+    long n_entries = 0, max_layer = -1;
+    for (const cJSON *o = s->header->child; o; o = o->next) n_entries++;
+    for (const cJSON *o = s->header->child; o; o = o->next) {
+        if (strncmp(o->string, prefix, pl)) continue;
+        const char *p = o->string + pl;
+        long li = 0;
+        int digits = 0;
+        for (; *p >= '0' && *p <= '9' && li <= n_entries; p++, digits++) li = li * 10 + (*p - '0');
+        if (!digits || *p != '.' || li > n_entries || (digits > 1 && o->string[pl] == '0'))
+            return lvt_errf(e, "%s: tensor '%s' has no valid layer index (a decimal below %ld)", s->path, o->string,
+                            n_entries);
+        if (li > max_layer) max_layer = li;
+    }
+    if (max_layer < 0)
+        return lvt_errf(e, "%s: no transformer_decoder.layers.* tensors (not an lvt transformer model?)", s->path);
+    unsigned char *seen = calloc((size_t)max_layer + 1, 1);
+    if (!seen) return lvt_errf(e, "out of memory");
+    for (const cJSON *o = s->header->child; o; o = o->next)
+        if (!strncmp(o->string, prefix, pl)) seen[atol(o->string + pl)] = 1;
+    long missing = -1;
+    for (long i = max_layer; i >= 0; i--)
+        if (!seen[i]) missing = i;
+    free(seen);
+    if (missing >= 0)
+        return lvt_errf(e, "%s: layer %ld has no tensor (%s%ld.*) although layer %ld is present", s->path, missing,
+                        prefix, missing, max_layer);
+    *n_layers = (int)max_layer + 1;
+    return LVT_OK;
 }
 
 static int entry_shape(const st_file *s, const char *name, st_tensor *t, lvt_err *e) {
@@ -258,18 +352,7 @@ int lvt_safetensors_read_cfg(const char *path, int context_len_default, lvt_mode
     }
     cfg->d_model = (int)t.shape[0];
     cfg->dim = (int)t.shape[1];
-    int max_layer = -1;
-    const char *prefix = "transformer_decoder.layers.";
-    for (const cJSON *o = s.header->child; o; o = o->next) {
-        if (strncmp(o->string, prefix, strlen(prefix))) continue;
-        int li = atoi(o->string + strlen(prefix));
-        if (li > max_layer) max_layer = li;
-    }
-    if (max_layer < 0) {
-        lvt_errf(e, "%s: no transformer_decoder.layers.* tensors (not an lvt transformer model?)", path);
-        goto done;
-    }
-    cfg->n_layers = max_layer + 1;
+    if (count_layers(&s, &cfg->n_layers, e)) goto done;
     if (entry_shape(&s, "transformer_decoder.layers.0.linear1.weight", &t, e)) goto done;
     if (t.ndim != 2 || cfg->d_model <= 0 || t.shape[0] % cfg->d_model) {
         lvt_errf(e, "%s: linear1.weight has a shape that is not [ffn_mult * d_model, d_model]", path);
@@ -278,6 +361,10 @@ int lvt_safetensors_read_cfg(const char *path, int context_len_default, lvt_mode
     cfg->ffn_mult = (int)(t.shape[0] / cfg->d_model);
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(s.header, "__metadata__");
     int from_meta = meta_get_int(meta, "n_heads", &cfg->n_heads);
+    if (!from_meta && meta && cJSON_GetObjectItemCaseSensitive(meta, "n_heads")) {
+        lvt_errf(e, "%s: __metadata__ n_heads is not a positive whole number", path);
+        goto done;
+    }
     if (!from_meta) cfg->n_heads = 8;
     if (heads_from_meta) *heads_from_meta = from_meta;
     if (cfg->d_model % cfg->n_heads) {
@@ -377,6 +464,14 @@ int lvt_safetensors_load(const char *path, lvt_model *m, lvt_err *e) {
             }
         }
     }
+    for (size_t k = 0; k < m->n_params; k++)
+        if (!isfinite(host[k])) {
+            const lvt_tensor_info *bad = NULL;
+            for (int i = 0; i < m->n_tensors; i++)
+                if (k >= m->tensors[i].offset && k < m->tensors[i].offset + m->tensors[i].numel) bad = &m->tensors[i];
+            lvt_errf(e, "%s: tensor '%s' holds a non-finite value (NaN or Inf)", path, bad ? bad->name : "?");
+            goto done;
+        }
     m->be->ops->to_device(m->be, m->params, host, m->n_params * sizeof(float));
     rc = LVT_OK;
 done:

@@ -167,6 +167,26 @@ static int write_optim_attrs(hid_t g, const lvt_optim *o) {
     return rc ? LVT_ERROR : LVT_OK;
 }
 
+/* The file image into tmp with write(2), every error reported (ENOSPC: the disk is full). */
+static int write_image(const char *tmp, const void *buf, size_t n, lvt_err *e) {
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return lvt_errf(e, "cannot create the temporary file %s: %s", tmp, strerror(errno));
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            int err = w < 0 ? errno : ENOSPC;
+            close(fd);
+            return lvt_errf(e, "%s: %s", tmp, strerror(err));
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    if (close(fd) != 0) return lvt_errf(e, "%s: %s", tmp, strerror(errno));
+    return LVT_OK;
+}
+
 /* Everything except the commit; returns LVT_ERROR with a message (the caller unlinks tmp). */
 static int save_to(const char *tmp, const char *path, const lvt_model *m, const lvt_optim *o,
                    const lvt_ckpt_info *info, lvt_err *e) {
@@ -174,7 +194,17 @@ static int save_to(const char *tmp, const char *path, const lvt_model *m, const 
     float *host = lvt_malloc(m->n_params * sizeof(float), e);
     if (!host) return LVT_ERROR;
     int rc = LVT_ERROR;
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    /* built in memory (the core driver, no backing store) and written with plain write(2): a full
+     * disk then fails in write_image, never inside H5Fclose (which leaves the file id half-closed
+     * and crashes HDF5's shutdown at exit) */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fapl_core(fapl, 1 << 20, 0) < 0) {
+        if (fapl >= 0) H5Pclose(fapl);
+        lvt_errf(e, "%s: cannot set up the HDF5 memory driver", path);
+        goto done;
+    }
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
     if (f < 0) {
         lvt_errf(e, "%s: cannot create the temporary file %s", path, tmp);
         goto done;
@@ -217,9 +247,18 @@ static int save_to(const char *tmp, const char *path, const lvt_model *m, const 
     bad |= g < 0 || (info && write_extra(g, &info->extra));
     if (g >= 0) H5Gclose(g);
 
-    if (H5Fclose(f) < 0) bad = 1;
+    void *image = NULL;
+    ssize_t size = bad || H5Fflush(f, H5F_SCOPE_GLOBAL) < 0 ? -1 : H5Fget_file_image(f, NULL, 0);
+    if (size > 0 && (image = malloc((size_t)size)) && H5Fget_file_image(f, image, (size_t)size) != size) size = -1;
+    if (H5Fclose(f) < 0 || size <= 0 || !image) bad = 1;
+    if (!bad && write_image(tmp, image, (size_t)size, e)) {
+        free(image);
+        lvt_err_prefix(e, "%s: writing the checkpoint failed; any existing file is unchanged", path);
+        goto done;
+    }
+    free(image);
     if (bad) {
-        lvt_errf(e, "%s: writing the checkpoint failed (disk full or not writable?); any existing file is unchanged", path);
+        lvt_errf(e, "%s: building the checkpoint failed (out of memory?); any existing file is unchanged", path);
         goto done;
     }
     rc = LVT_OK;

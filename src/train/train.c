@@ -7,6 +7,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lvt/blas.h"
@@ -55,20 +56,23 @@ static double metric_value(lvt_tripwire_metric metric, const epoch_rec *r) {
 
 /* ---- roll back ----------------------------------------------------------------------------------- */
 
-/* A non-finite loss: reload the newest good checkpoint and halve the LR, or give up after
- * train.nan_max_retries rollbacks. */
+/* A non-finite loss: reload the newest good checkpoint and halve the LR once more than the last
+ * retry did (retry k runs at the checkpoint's lr / 2^k), or give up after train.nan_max_retries
+ * rollbacks, naming the checkpoint the run can be resumed from. */
 static int roll_back_nonfinite(trainer *t, double bad_loss, lvt_err *e) {
+    const char *name = train_ckpt_exists(t, "last.h5") ? "last.h5" : "epoch_000.h5";
     t->nan_retries++;
     if (t->nan_retries > t->cfg->train.nan_max_retries)
         return lvt_errf(e, "training diverged: non-finite loss at step %ld (epoch %d) after %d rollbacks; "
-                           "the last good checkpoint is %s/last.h5", t->global_step, t->epoch,
-                        t->nan_retries - 1, t->ckpt_dir);
-    const char *name = train_ckpt_exists(t, "last.h5") ? "last.h5" : "epoch_000.h5";
+                           "the last good checkpoint is %s/%s", t->global_step, t->epoch, t->nan_retries - 1,
+                        t->ckpt_dir, name);
     long bad_step = t->global_step;
     if (train_ckpt_restore(t, name, e)) return lvt_err_prefix(e, "rollback after a non-finite loss");
-    t->opt.lr *= 0.5;
-    lvt_log_info(&t->log, "non-finite loss (%g) at step %ld: rolled back to %s, lr halved to %.3g (retry %d of %d)",
-                 bad_loss, bad_step, name, t->opt.lr, t->nan_retries, t->cfg->train.nan_max_retries);
+    t->nan_lr_scale *= 0.5;
+    t->opt.lr *= t->nan_lr_scale;
+    lvt_log_info(&t->log, "non-finite loss (%g) at step %ld: rolled back to %s, lr %.3g (halved %d time%s; retry %d of %d)",
+                 bad_loss, bad_step, name, t->opt.lr, t->nan_retries, t->nan_retries == 1 ? "" : "s", t->nan_retries,
+                 t->cfg->train.nan_max_retries);
     train_metrics_nonfinite(t, bad_step, name);
     return LVT_OK;
 }
@@ -318,18 +322,57 @@ static void log_blas(trainer *t) {
     lvt_log_info(&t->log, "BLAS: %s", blas);
 }
 
+/* --resume: the newest checkpoint of ckpt/ that loads and passes the run-state checks (a kill can
+ * leave last.h5 older than epoch_NNN.h5, or absent); every rank agrees on each candidate. */
+static int resume_newest(trainer *t, int *resumed, lvt_err *e) {
+    char (*names)[256] = NULL;
+    int n = 0;
+    if (train_resume_candidates(t, &names, &n, e)) return LVT_ERROR;
+    if (n == 0) return LVT_OK;
+    int rc = LVT_ERROR;
+    lvt_err why, first = {{0}};
+    for (int i = 0; i < n && rc != LVT_OK; i++) {
+        why.msg[0] = 0;
+        int64_t bad = train_ckpt_restore(t, names[i], &why) != LVT_OK;
+        lvt_err ce;
+        if (lvt_comm_allreduce_i64(t->comm, &bad, 1, LVT_COMM_MAX, &ce)) {
+            free(names);
+            return lvt_errf(e, "%s", ce.msg);
+        }
+        if (bad) {
+            if (i + 1 < n)
+                lvt_log_info(&t->log, "resume: skipping %s/%s (%s)", t->ckpt_dir, names[i],
+                             why.msg[0] ? why.msg : "failed on another rank");
+            if (!first.msg[0]) first = why;
+            continue;
+        }
+        rc = LVT_OK;
+        *resumed = 1;
+        lvt_log_info(&t->log, "resumed from %s/%s: epoch %d, step %ld of %ld, global step %ld%s", t->ckpt_dir, names[i],
+                     t->epoch, t->step_in_epoch, t->steps_per_epoch, t->global_step,
+                     t->tmp_removed ? " (stale temporary files removed)" : "");
+    }
+    if (rc != LVT_OK && n == 1)
+        lvt_errf(e, "--resume %s: %s", t->run_dir, first.msg[0] ? first.msg : "the checkpoint failed on another rank");
+    else if (rc != LVT_OK)
+        lvt_errf(e, "--resume %s: none of the %d checkpoints in %s loads (newest %s: %s)", t->run_dir, n, t->ckpt_dir,
+                 names[0], first.msg[0] ? first.msg : "failed on another rank");
+    free(names);
+    return rc;
+}
+
 static int start_run(trainer *t, int resume, lvt_err *e) {
     const lvt_config *cfg = t->cfg;
-    if (resume) {
-        char path[TRAIN_PATH_BUF];
-        train_ckpt_path(t, "last.h5", path, sizeof path);
-        if (!train_ckpt_exists(t, "last.h5")) return lvt_errf(e, "--resume %s: no checkpoint at %s", t->run_dir, path);
-        if (train_ckpt_restore(t, "last.h5", e)) return LVT_ERROR;
-        lvt_log_info(&t->log, "resumed from %s: epoch %d, step %ld of %ld, global step %ld", path, t->epoch,
-                     t->step_in_epoch, t->steps_per_epoch, t->global_step);
+    int resumed = 0;
+    if (resume && resume_newest(t, &resumed, e)) return LVT_ERROR;
+    if (resumed) {
         log_blas(t);
         return LVT_OK;
     }
+    if (resume)
+        lvt_log_info(&t->log, "resume: no checkpoint yet in %s (stopped during set-up): starting from the beginning",
+                     t->ckpt_dir);
+    if (t->moved_aside[0]) lvt_log_info(&t->log, "--restart: the previous run was moved to %s", t->moved_aside);
     if (train_ckpt_save(t, "epoch_000.h5", e)) return LVT_ERROR;
     if (t->sharded)
         lvt_log_info(&t->log, "data.shard articles: rank 0 holds articles [%lld, %lld) of %s (%lld windows); "
@@ -367,15 +410,16 @@ int lvt_train_run(const lvt_config *cfg, const lvt_train_opts *opts, lvt_comm *c
                   lvt_train_summary *out, lvt_err *e) {
     memset(out, 0, sizeof *out);
     if (!opts->run_dir || !opts->run_dir[0]) return lvt_errf(e, "lvt_train_run: no run directory");
+    if (strlen(opts->run_dir) >= LVT_PATH_MAX - 64) /* room for ckpt/epoch_NNN.h5 and its temporary name */
+        return lvt_errf(e, "run directory %.40s...: longer than %d characters", opts->run_dir, LVT_PATH_MAX - 65);
     trainer tr, *t = &tr;
     double t_start = lvt_now();
+    /* the handlers come first: a stop signal during set-up stops the run at its first step boundary */
+    stop_requested = 0;
+    signal(SIGTERM, on_stop_signal);
+    signal(SIGUSR1, on_stop_signal);
     int rc = train_setup(t, cfg, opts, comm, e);
-    if (rc == LVT_OK) {
-        stop_requested = 0;
-        signal(SIGTERM, on_stop_signal);
-        signal(SIGUSR1, on_stop_signal);
-        rc = start_run(t, opts->resume, e);
-    }
+    if (rc == LVT_OK) rc = start_run(t, opts->resume, e);
     while (rc == LVT_OK && !t->preempted && !t->capped && t->epoch <= cfg->train.epochs) rc = epoch(t, e);
     if (rc == LVT_OK) summarise_run(t, out, t_start);
     signal(SIGTERM, SIG_DFL);

@@ -2,6 +2,8 @@
  * resume"): save (rank 0 writes, every rank learns the status), restore (every rank reloads the
  * weights, AdamW state and the run position: epoch, step, fired tripwires, best values, history,
  * partial epoch sums) and the retention of epoch checkpoints. The file format is the ckpt module's. */
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,32 @@ static int store_run_state(const trainer *t, lvt_kvset *x, lvt_err *e) {
     return rc;
 }
 
+/* Every restored field in range for this run (a damaged or hand-made checkpoint fails here, not in
+ * an assertion later). */
+static int check_run_state(const trainer *t, int64_t epoch, int64_t step, int64_t gstep, int64_t fired,
+                           int64_t phase, int64_t samples, double best_loss, double best_cos, const double *sums,
+                           lvt_err *e) {
+    const lvt_config *c = t->cfg;
+    if (epoch < 1 || epoch > 1000000) return lvt_errf(e, "train.epoch %lld is out of range (1..1000000)", (long long)epoch);
+    if (step < 0 || step > t->steps_per_epoch)
+        return lvt_errf(e, "train.step_in_epoch %lld is out of range (0..%ld steps per epoch)", (long long)step,
+                        t->steps_per_epoch);
+    if (gstep < step) return lvt_errf(e, "train.global_step %lld is out of range (>= step_in_epoch %lld)",
+                                      (long long)gstep, (long long)step);
+    if (c->n_tripwires < 63 && (fired < 0 || (fired >> c->n_tripwires) != 0))
+        return lvt_errf(e, "train.fired %lld names a tripwire this config does not have (%d tripwires)",
+                        (long long)fired, c->n_tripwires);
+    if (phase < -2 || phase >= c->n_phases)
+        return lvt_errf(e, "train.last_phase %lld is out of range (-2..%d)", (long long)phase, c->n_phases - 1);
+    if (samples < 0) return lvt_errf(e, "train.epoch_samples %lld is negative", (long long)samples);
+    if (isnan(best_loss) || isnan(best_cos)) return lvt_errf(e, "train.best_val_loss or best_val_cos is NaN");
+    for (int k = 0; k < LVT_TERM_COUNT; k++)
+        if (!isfinite(sums[k])) return lvt_errf(e, "train.epoch_sums holds a non-finite value");
+    if (!(t->opt.lr >= 0) || !isfinite(t->opt.lr) || t->opt.t < 0)
+        return lvt_errf(e, "the optimiser state is out of range (lr %g, step %ld)", t->opt.lr, t->opt.t);
+    return LVT_OK;
+}
+
 /* The run position from the checkpoint's extra area (an absent history keeps the current one). */
 static int load_run_state(trainer *t, const lvt_kvset *x, lvt_err *e) {
     int64_t epoch, step, gstep, fired, phase, samples;
@@ -66,6 +94,8 @@ static int load_run_state(trainer *t, const lvt_kvset *x, lvt_err *e) {
     const lvt_kv *sums = lvt_kv_get(x, "train.epoch_sums");
     if (!sums || sums->type != LVT_KV_F64_ARRAY || sums->n != LVT_TERM_COUNT)
         return lvt_errf(e, "train.epoch_sums missing");
+    if (check_run_state(t, epoch, step, gstep, fired, phase, samples, best_loss, best_cos, sums->da, e))
+        return LVT_ERROR;
     t->epoch = (int)epoch;
     t->step_in_epoch = step;
     t->global_step = gstep;
@@ -78,11 +108,63 @@ static int load_run_state(trainer *t, const lvt_kvset *x, lvt_err *e) {
     return LVT_OK;
 }
 
+/* The settings a run cannot change and still continue exactly: refused on resume unless
+ * opts.allow_change, and then each difference is logged. */
+static const char *const FIXED_KEYS[][2] = {
+    {"model", "dim"}, {"model", "d_model"}, {"model", "n_heads"}, {"model", "n_layers"}, {"model", "ffn_mult"},
+    {"data", "train"}, {"data", "val"}, {"data", "context_len"}, {"data", "normalize"}, {"data", "shard"},
+    {"train", "global_batch"}, {"train", "seed"}};
+
+static char *key_text(const cJSON *root, const char *sec, const char *key) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, sec), key);
+    return it ? cJSON_PrintUnformatted(it) : NULL;
+}
+
+static int check_settings(trainer *t, const char *path, const char *stored_json, lvt_err *e) {
+    if (!stored_json) return LVT_OK; /* a checkpoint without a config (lvt init) */
+    char *now_json = lvt_config_to_json(t->cfg);
+    cJSON *was = cJSON_Parse(stored_json), *now = now_json ? cJSON_Parse(now_json) : NULL;
+    free(now_json);
+    int rc = LVT_OK;
+    if (!was || !now) rc = lvt_errf(e, "%s: the stored configuration is not valid JSON", path);
+    for (size_t i = 0; rc == LVT_OK && i < sizeof FIXED_KEYS / sizeof FIXED_KEYS[0]; i++) {
+        char *a = key_text(was, FIXED_KEYS[i][0], FIXED_KEYS[i][1]), *b = key_text(now, FIXED_KEYS[i][0], FIXED_KEYS[i][1]);
+        if (a && b && strcmp(a, b)) {
+            if (!t->allow_change)
+                rc = lvt_errf(e, "%s.%s is %s but the run being resumed used %s: resuming would not continue the "
+                                 "run exactly (pass --allow-change to resume anyway)", FIXED_KEYS[i][0],
+                              FIXED_KEYS[i][1], b, a);
+            else
+                lvt_log_info(&t->log, "resume with --allow-change: %s.%s changed from %s to %s", FIXED_KEYS[i][0],
+                             FIXED_KEYS[i][1], a, b);
+        }
+        free(a);
+        free(b);
+    }
+    cJSON_Delete(was);
+    cJSON_Delete(now);
+    return rc;
+}
+
+/* The crash test's hook: half a checkpoint in the temporary file, then SIGKILL (as a kill -9
+ * during the write would leave it). */
+static void fault_kill(const char *path, lvt_model *m) {
+    char tmp[TRAIN_PATH_BUF + 64];
+    lvt_atomic_tmp_path(path, tmp, sizeof tmp);
+    FILE *f = fopen(tmp, "wb");
+    if (f) {
+        fwrite(m->tensors, 1, sizeof *m->tensors, f);
+        fclose(f);
+    }
+    raise(SIGKILL);
+}
+
 int train_ckpt_save(trainer *t, const char *name, lvt_err *e) {
     int64_t rc = LVT_OK;
     if (t->comm->rank == 0) {
         char path[TRAIN_PATH_BUF];
         train_ckpt_path(t, name, path, sizeof path);
+        if (++t->saves == t->fault_kill_save) fault_kill(path, &t->model);
         lvt_ckpt_info info;
         lvt_ckpt_info_init(&info);
         info.step = t->global_step;
@@ -107,8 +189,9 @@ int train_ckpt_restore(trainer *t, const char *name, lvt_err *e) {
         return LVT_ERROR;
     }
     int rc = load_run_state(t, &info.extra, e);
+    if (rc) lvt_err_prefix(e, "%s: not a usable training checkpoint of lvt train", path);
+    else if ((rc = check_settings(t, path, info.config_json, e))) lvt_err_prefix(e, "%s", path);
     lvt_ckpt_info_free(&info);
-    if (rc) lvt_err_prefix(e, "%s: not a training checkpoint of lvt train", path);
     return rc;
 }
 

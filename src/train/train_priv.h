@@ -71,8 +71,16 @@ typedef struct trainer {
     int n_hist, cap_hist;
     /* not checkpointed */
     int nan_retries;
+    double nan_lr_scale;  /* product of the halvings of the non-finite rollbacks so far */
+    int allow_change;     /* opts.allow_change */
+    int lock_fd;          /* rank 0: the flock on run_dir/.lock (-1: none) */
+    int tmp_removed;      /* stale temporary files removed at start */
+    char moved_aside[TRAIN_PATH_BUF]; /* --restart: where the old run went ("" if nowhere) */
     long fault_nan_step;  /* opts.fault_nan_step (-1: off) */
     int fault_nan_done;
+    int fault_nan_repeat; /* opts.fault_nan_repeat */
+    long fault_kill_save; /* opts.fault_kill_save */
+    long saves;           /* checkpoint saves by this process */
     int64_t samples_run;  /* samples trained by this process */
     double train_seconds; /* time spent in training steps by this process */
     int preempted;        /* a stop signal ended the run */
@@ -86,6 +94,13 @@ typedef struct trainer {
  * buffers, logs, config echo); teardown frees what setup built, also after a failed setup. */
 int train_setup(trainer *t, const lvt_config *c, const lvt_train_opts *o, lvt_comm *comm, lvt_err *e);
 void train_teardown(trainer *t);
+
+/* train_rundir.c: rank 0 opens the run directory (lock, refuse or move aside an old run, clean
+ * stale temporaries); the checkpoints of ckpt/ newest first, for a resume (*n 0: none yet;
+ * free *names). */
+int train_rundir_open(trainer *t, const lvt_train_opts *o, lvt_err *e);
+void train_rundir_close(trainer *t);
+int train_resume_candidates(const trainer *t, char (**names)[256], int *n, lvt_err *e);
 
 /* train_step.c: one optimiser step at t->step_in_epoch of the epoch order perm (all ranks). */
 int train_step(trainer *t, const lvt_objective_cfg *obj, const lvt_perm *perm, step_out *so, lvt_err *e);

@@ -2,27 +2,14 @@
  * directory, the train and val stores (whole or this rank's article shard) and their windows, the
  * model, optimiser and objective, the batch buffers (host and backend, or the backend-resident
  * store), the logs and the config echo. Set-up order is the order of the functions below. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "train_priv.h"
-
-static int mkdir_p(const char *path, lvt_err *e) {
-    char tmp[LVT_PATH_MAX + 16];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return lvt_errf(e, "%s: cannot create: %s", tmp, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return lvt_errf(e, "%s: cannot create: %s", tmp, strerror(errno));
-    return LVT_OK;
-}
 
 /* The largest rollout horizon of the run: the objective's, a phase's or a tripwire's. */
 static int max_rollout_h(const lvt_config *cfg) {
@@ -46,6 +33,11 @@ static void init_state(trainer *t, const lvt_config *c, const lvt_train_opts *o,
     t->last_phase = -2;
     t->epoch = 1;
     t->fault_nan_step = o->fault_nan_step;
+    t->fault_nan_repeat = o->fault_nan_repeat;
+    t->fault_kill_save = o->fault_kill_save;
+    t->nan_lr_scale = 1.0;
+    t->allow_change = o->allow_change;
+    t->lock_fd = -1;
     snprintf(t->run_dir, sizeof t->run_dir, "%s", o->run_dir);
     snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/ckpt", o->run_dir);
 }
@@ -67,13 +59,13 @@ static int batch_geometry(trainer *t, lvt_err *e) {
 }
 
 /* CPU threads, the backend, and the run directory (rank 0 creates it; every rank waits). */
-static int open_backend(trainer *t, lvt_err *e) {
+static int open_backend(trainer *t, const lvt_train_opts *opts, lvt_err *e) {
     const lvt_config *c = t->cfg;
     t->threads = lvt_cpu_threads_init(0, t->comm->local_world);
     if (lvt_backend_create(&t->be, lvt_config_choice_name(LVT_CHOICE_BACKEND, c->train.backend), t->comm->local_rank,
                            lvt_model_math_from_config(c), e))
         return LVT_ERROR;
-    if (t->comm->rank == 0 && (mkdir_p(t->run_dir, e) || mkdir_p(t->ckpt_dir, e))) return LVT_ERROR;
+    if (t->comm->rank == 0 && train_rundir_open(t, opts, e)) return LVT_ERROR;
     return lvt_comm_barrier(t->comm, e);
 }
 
@@ -134,6 +126,31 @@ static int reduce_scalars(void *ctx, float *buf, int n, lvt_err *e) {
     return LVT_OK;
 }
 
+/* A lower bound on the bytes a CPU run needs for this shape: parameters, gradients and both AdamW
+ * moments (4 floats each) and the activations kept for the backward pass of one micro batch. */
+static double memory_estimate(const trainer *t) {
+    const lvt_config *c = t->cfg;
+    const double d = c->model.d_model, D = c->model.dim, nl = c->model.n_layers, L = c->data.context_len;
+    const double params = 2.0 * D * d + nl * (4.0 + 2.0 * c->model.ffn_mult) * d * d;
+    const double acts = (double)t->micro * (L + t->hcap) * nl * (10.0 + 2.0 * c->model.ffn_mult) * d +
+                        (double)t->micro * c->model.n_heads * nl * L * L * 3.0;
+    return 4.0 * (4.0 * params + acts);
+}
+
+/* Refuse a shape whose estimate exceeds this machine's memory before allocating anything (a CPU
+ * run; a GPU backend reports its own allocation failure). */
+static int check_memory(const trainer *t, lvt_err *e) {
+    if (t->be->device >= 0) return LVT_OK;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return LVT_OK;
+    const double have = (double)pages * (double)page, need = memory_estimate(t);
+    if (need > have)
+        return lvt_errf(e, "model.d_model %d x n_layers %d (dim %d, micro batch %d) needs at least %.1f GiB, more than "
+                           "this machine's %.1f GiB: choose a smaller model", t->cfg->model.d_model,
+                        t->cfg->model.n_layers, t->cfg->model.dim, t->micro, need / 1073741824.0, have / 1073741824.0);
+    return LVT_OK;
+}
+
 /* The model (initialised from train.seed, planned for the micro batch and the rollout slots), the
  * optimiser over the run's total steps, and the objective with its cross-rank hook. */
 static int build_model(trainer *t, lvt_err *e) {
@@ -141,7 +158,7 @@ static int build_model(trainer *t, lvt_err *e) {
     const int L = c->data.context_len, D = c->model.dim;
     lvt_model_cfg mc;
     lvt_model_cfg_from_config(c, &mc);
-    if (lvt_model_create(&t->model, &mc, t->be, e)) return LVT_ERROR;
+    if (check_memory(t, e) || lvt_model_create(&t->model, &mc, t->be, e)) return LVT_ERROR;
     if (lvt_model_init(&t->model, c->train.seed, e)) return LVT_ERROR;
     if (lvt_model_plan(&t->model, t->micro, t->hcap, e)) return LVT_ERROR;
     long total_steps = t->steps_per_epoch * c->train.epochs;
@@ -191,7 +208,7 @@ static int open_logs(trainer *t, int resume, lvt_err *e) {
 
 int train_setup(trainer *t, const lvt_config *c, const lvt_train_opts *o, lvt_comm *comm, lvt_err *e) {
     init_state(t, c, o, comm);
-    if (batch_geometry(t, e) || open_backend(t, e) || load_stores(t, e) || build_windows(t, e) ||
+    if (batch_geometry(t, e) || open_backend(t, o, e) || load_stores(t, e) || build_windows(t, e) ||
         build_model(t, e) || alloc_buffers(t, o->force_devdata, e) || lvt_comm_device_init(comm, t->be, e) ||
         open_logs(t, o->resume, e))
         return LVT_ERROR;
@@ -223,4 +240,5 @@ void train_teardown(trainer *t) {
     lvt_log_close(&t->log);
     if (t->be) lvt_backend_destroy(t->be);
     t->be = NULL;
+    train_rundir_close(t);
 }

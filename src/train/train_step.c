@@ -58,7 +58,7 @@ static int micro_slice(trainer *t, const lvt_perm *perm, int64_t step_lo, int64_
  * fault_nan_step. */
 static int fault_fires(trainer *t, int my_n) {
     if (my_n <= 0 || t->fault_nan_step < 0 || t->fault_nan_done || t->global_step != t->fault_nan_step) return 0;
-    t->fault_nan_done = 1;
+    t->fault_nan_done = !t->fault_nan_repeat;
     return 1;
 }
 

@@ -339,11 +339,11 @@ static void test_hand_made(const char *dir) {
     expect_fail(dir, VEC_NAN, 0, "/vectors", "row 7");
     expect_fail(dir, VEC_INF, 0, "/vectors", "row 8");
     expect_fail(dir, VEC_ZERO_ROW, 1, "/vectors", "row 5");
-    /* a zero row is fine when not normalising */
+    /* a zero row is refused also when not normalising (docs/reliability.md, degenerate vectors) */
     snprintf(path, sizeof path, "%s/zero_ok.h5", dir);
     make_file(path, VEC_ZERO_ROW);
-    CHECK(lvt_store_read(path, 0, &s, &e) == 0, "zero row without normalisation: %s", e.msg);
-    lvt_store_free(&s);
+    CHECK(lvt_store_read(path, 0, &s, &e) != 0 && test_contains(e.msg, "row 5 has norm"),
+          "zero row without normalisation accepted: %s", e.msg);
     /* range reads also validate: NaN in row 7 (article 2) is found when reading article 2 only */
     snprintf(path, sizeof path, "%s/nan_range.h5", dir);
     make_file(path, VEC_NAN);
