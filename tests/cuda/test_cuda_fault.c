@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda_gate.h"
+#include "gpu_gate.h"
 #include "lvt/ops.h"
 #include "testutil.h"
 
@@ -66,7 +66,7 @@ static void run_child(const char *self, int sync, const char *dir) {
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "--child")) return child();
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (!cuda_gate("test_cuda_fault")) return 77;
+    if (!gpu_gate("test_cuda_fault")) return 77;
     const char *dir = test_tmpdir("test_cuda_fault");
     run_child(argv[0], 1, dir);
     run_child(argv[0], 0, dir);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_cuda_gate.sh — the rule that decides whether a GPU test runs (tests/cuda/cuda_gate.c,
+# test_cuda_gate.sh — the rule that decides whether a GPU test runs (tests/cuda/gpu_gate.c,
 # lvt_cuda_probe) can fail: with LVT_CUDA_REQUIRE=1 a machine without a usable GPU is an error
 # (exit 1 naming the reason), not a skip; without it the GPU half is skipped with the reason
 # printed. On a GPU machine both runs pass. Also `lvt train` on the cuda backend says why it has

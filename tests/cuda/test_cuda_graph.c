@@ -14,7 +14,7 @@
 #include "lvt/model.h"
 #include "lvt/ops.h"
 #include "lvt/optim.h"
-#include "cuda_gate.h"
+#include "gpu_gate.h"
 #include "testutil.h"
 
 #define BMAX 16
@@ -131,7 +131,7 @@ int main(void) {
     CHECK(h1 != h2 && h1 == lvt_graph_sig(lvt_graph_sig(0, "a", 1), "b", 1), "signature hash not chained FNV-1a");
     run(cpu, 1, 0.0);
     lvt_backend_destroy(cpu);
-    if (cuda_gate("test_cuda_graph")) {
+    if (gpu_gate("test_cuda_graph")) {
         lvt_backend *gpu;
         if (lvt_backend_create(&gpu, "cuda", 0, LVT_MATH_FP32, &e)) {
             CHECK(0, "cuda: %s", e.msg);

@@ -13,13 +13,13 @@
  * by O(1) and a whole weight tensor by ~1e-3 in norm — an element-wise bound would fail on that
  * while any real bug (a wrong head, mask, slice or transpose) moves a tensor by O(1). The worst
  * tensors are printed with their numbers.
- * Exit 77 without a usable GPU (cuda_gate.c); LVT_CUDA_SELFCHECK=1 runs it CPU vs CPU. */
+ * Exit 77 without a usable GPU (gpu_gate.c); LVT_CUDA_SELFCHECK=1 runs it CPU vs CPU. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda_gate.h"
+#include "gpu_gate.h"
 #include "lvt/config.h"
 #include "lvt/loss.h"
 #include "lvt/model.h"
@@ -192,7 +192,7 @@ static void compare(side *g, side *c) {
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     const char *self = getenv("LVT_CUDA_SELFCHECK");
-    int gpu = cuda_gate("test_cuda_model");
+    int gpu = gpu_gate("test_cuda_model");
     if (!gpu && !(self && *self == '1')) return 77;
     if (!gpu) printf("test_cuda_model: SELF-CHECK (CPU vs CPU), no GPU involved\n");
     lvt_err e;

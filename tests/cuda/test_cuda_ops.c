@@ -23,7 +23,7 @@
  *           bf16 shadow 2e-5 max|c| (vs the product of bf16-rounded inputs)
  *   adamw   params |g - c| <= 1e-5 |c| + 1e-7; m, v <= 1e-5 |c| + 1e-6 max|c|, after 60 steps
  *   sum/sumsq (double): relative 1e-9
- * Exit 77 when there is no usable GPU (tests/cuda/cuda_gate.c; a broken one fails). With
+ * Exit 77 when there is no usable GPU (tests/cuda/gpu_gate.c; a broken one fails). With
  * LVT_CUDA_SELFCHECK=1 and no device, a second CPU backend stands in for the GPU: this checks the
  * harness itself (the GPU-only parts skipped). */
 #include <math.h>
@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda_gate.h"
+#include "gpu_gate.h"
 #include "lvt/devdata.h"
 #include "lvt/graph.h"
 #include "lvt/model.h"
@@ -946,7 +946,7 @@ int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0); /* progress lines survive an abort */
     lvt_err e;
     const char *self = getenv("LVT_CUDA_SELFCHECK");
-    if (!cuda_gate("test_cuda_ops")) {
+    if (!gpu_gate("test_cuda_ops")) {
         if (!(self && *self == '1')) {
             printf("test_cuda_ops: skipped\n");
             return 77;

@@ -14,7 +14,7 @@
 #include "lvt/graph.h"
 #include "lvt/ops.h"
 #include "lvt/optim.h"
-#include "cuda_gate.h"
+#include "gpu_gate.h"
 #include "testutil.h"
 
 #define N 50021
@@ -124,7 +124,7 @@ int main(void) {
     }
     run(cpu, 0, 0.0);
     lvt_backend_destroy(cpu);
-    if (cuda_gate("test_cuda_optim")) {
+    if (gpu_gate("test_cuda_optim")) {
         lvt_backend *gpu;
         if (lvt_backend_create(&gpu, "cuda", 0, LVT_MATH_FP32, &e)) {
             CHECK(0, "cuda: %s", e.msg);

@@ -13,7 +13,7 @@
 #include "lvt/devdata.h"
 #include "lvt/graph.h"
 #include "lvt/ops.h"
-#include "cuda_gate.h"
+#include "gpu_gate.h"
 #include "testutil.h"
 
 #define L 3
@@ -171,7 +171,7 @@ int main(void) {
     printf("cpu backend\n");
     run_backend(cpu, &s, &w, &hb);
     lvt_backend_destroy(cpu);
-    if (cuda_gate("test_devdata")) {
+    if (gpu_gate("test_devdata")) {
         lvt_backend *gpu;
         if (lvt_backend_create(&gpu, "cuda", 0, LVT_MATH_FP32, &e)) {
             CHECK(0, "cuda backend: %s", e.msg);

@@ -1,12 +1,12 @@
-/* cuda_gate.c — see cuda_gate.h. */
-#include "cuda_gate.h"
+/* gpu_gate.c — see gpu_gate.h. */
+#include "gpu_gate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "lvt/ops.h"
 
-int cuda_gate(const char *test) {
+int gpu_gate(const char *test) {
     lvt_err e;
     int n = lvt_cuda_probe(&e);
     if (n > 0) return 1;
