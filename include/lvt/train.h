@@ -29,6 +29,9 @@ typedef struct lvt_train_opts {
                            * backend (the path a GPU takes; tests compare it with the host gather) */
     long fault_nan_step;  /* fault injection: poison one input value at this global step, once
                            * (-1: off) */
+    int graph_emulate;    /* run the CUDA-graph step (statistics on the backend, the device
+                           * optimiser) eagerly on a backend without graphs: the CPU test of
+                           * graph == eager (docs/cuda.md) */
 } lvt_train_opts;
 
 /* run_dir NULL, no resume, no forced device data, no fault. */
