@@ -269,15 +269,20 @@ __global__ void k_attn_bwd_krow(const float *dout, int ldo, const float *q, int 
 
 /* ---- the ops entries ------------------------------------------------------------------------------- */
 
-/* 1 when a block kernel needing `bytes` of dynamic shared memory can run (the opt-in attribute
- * set once per size); 0: take the row kernels. */
-static int block_kernel_fits(lvt_backend *be, const void *fn, size_t bytes) {
+void cu_attention_setup(lvt_backend *be) {
     cuda_impl *im = cu_impl(be);
-    if (im->attn_rows || bytes > (size_t)im->smem_optin) return 0;
-    if (bytes > 48 * 1024)
-        cu_after(be, cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes),
-                 "attention (shared memory opt-in)", "%zu bytes", bytes);
-    return 1;
+    const void *fns[2] = {(const void *)k_attention_fwd, (const void *)k_attention_bwd};
+    for (int k = 0; k < 2 && im->smem_optin > 48 * 1024; k++)
+        cu_after(be, cudaFuncSetAttribute(fns[k], cudaFuncAttributeMaxDynamicSharedMemorySize, im->smem_optin),
+                 "attention set-up", "%d bytes of shared memory per block", im->smem_optin);
+}
+
+/* 1 when a block kernel needing `bytes` of dynamic shared memory can run (cu_attention_setup
+ * allowed the device's opt-in maximum, so nothing is set per call, also inside a capture);
+ * 0: take the row kernels. */
+static int block_kernel_fits(lvt_backend *be, size_t bytes) {
+    cuda_impl *im = cu_impl(be);
+    return !im->attn_rows && bytes <= (size_t)(im->smem_optin > 48 * 1024 ? im->smem_optin : 48 * 1024);
 }
 
 void cu_attention_fwd(lvt_backend *be, const float *q, int ldq, const float *k, int ldk, const float *v, int ldv,
@@ -292,7 +297,7 @@ void cu_attention_fwd(lvt_backend *be, const float *q, int ldq, const float *k, 
     const uint64_t *rng;
     cu_rng_args(be, key, &step, &base, &rng);
     size_t smem = sizeof(float) * ((size_t)Lq * hd + 2 * (size_t)Lk * hd + (size_t)Lq * Lk);
-    int blockk = block_kernel_fits(be, (const void *)k_attention_fwd, smem);
+    int blockk = block_kernel_fits(be, smem);
     if (blockk)
         k_attention_fwd<<<B * H, 128, smem, cu_stream(be)>>>(q, ldq, k, ldk, v, ldv, out, ldo, probs, drop_mask, Lq, Lk,
                                                              H, hd, causal, dropping, seed, step, site, base, rng, p,
@@ -313,7 +318,7 @@ void cu_attention_bwd(lvt_backend *be, const float *dout, int ldo, const float *
     float dscale = lvt_dropout_scale(drop_p);
     cudaStream_t s = cu_stream(be);
     size_t smem = sizeof(float) * (2 * (size_t)Lq * hd + 2 * (size_t)Lk * hd + 3 * (size_t)Lq * Lk);
-    int blockk = block_kernel_fits(be, (const void *)k_attention_bwd, smem);
+    int blockk = block_kernel_fits(be, smem);
     if (blockk) {
         k_attention_bwd<<<B * H, 128, smem, s>>>(dout, ldo, q, ldq, k, ldk, v, ldv, probs, mask, dscale, dq, dk, dv, Lq,
                                                  Lk, H, hd);

@@ -135,7 +135,9 @@ void cu_shadow_touch(lvt_backend *be, const void *p, size_t bytes) {
     cuda_impl *im = cu_impl(be);
     if (!im->sh_src || !bytes) return;
     const char *a = (const char *)p, *s = (const char *)im->sh_src;
-    if (a < s + im->sh_n * sizeof(float) && a + bytes > s) im->sh_dirty = 1;
+    if (!(a < s + im->sh_n * sizeof(float) && a + bytes > s)) return;
+    if (im->capturing) im->sh_dirty = 1;
+    else cu_shadow_refresh(be);
 }
 
 /* ---- memory ---------------------------------------------------------------------------------- */
@@ -168,13 +170,13 @@ static void cu_free(lvt_backend *be, void *p) {
     cudaFree(p);
 }
 static void cu_zero(lvt_backend *be, void *p, size_t bytes) {
-    cu_shadow_touch(be, p, bytes);
     cu_after(be, cudaMemsetAsync(p, 0, bytes, cu_stream(be)), "zero", "%zu bytes", bytes);
+    cu_shadow_touch(be, p, bytes);
 }
 static void cu_to_device(lvt_backend *be, void *dst, const void *src, size_t bytes) {
-    cu_shadow_touch(be, dst, bytes);
     cu_after(be, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cu_stream(be)), "to_device", "%zu bytes",
              bytes);
+    cu_shadow_touch(be, dst, bytes);
 }
 static void cu_to_host(lvt_backend *be, void *dst, const void *src, size_t bytes) {
     cudaError_t rc = cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, cu_stream(be));
@@ -183,9 +185,9 @@ static void cu_to_host(lvt_backend *be, void *dst, const void *src, size_t bytes
 }
 static void cu_copy(lvt_backend *be, void *dst, const void *src, size_t bytes) {
     if (dst == src) return;
-    cu_shadow_touch(be, dst, bytes);
     cu_after(be, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cu_stream(be)), "copy", "%zu bytes",
              bytes);
+    cu_shadow_touch(be, dst, bytes);
 }
 static void cu_sync(lvt_backend *be) { cu_after(be, cudaStreamSynchronize(cu_stream(be)), "sync", "stream"); }
 
@@ -380,6 +382,7 @@ extern "C" int lvt_cuda_backend_create(lvt_backend **out, int device, lvt_math m
     be->math = math;
     be->device = device;
     be->impl = im;
+    cu_attention_setup(be);
     *out = be;
     return LVT_OK;
 }

@@ -27,6 +27,16 @@ __global__ void k_gemm_k0(float *C, int ldc, int M, int N, float beta) {
     }
 }
 
+__global__ void k_to_bf16_flat(const float *x, __nv_bfloat16 *y, size_t n) { CU_GRID_LOOP(i, n) y[i] = __float2bfloat16(x[i]); }
+
+void cu_shadow_refresh(lvt_backend *be) {
+    cuda_impl *im = cu_impl(be);
+    if (!im->sh) return;
+    k_to_bf16_flat<<<cu_blocks(im->sh_n, 256), 256, 0, im->stream>>>(im->sh_src, im->sh, im->sh_n);
+    cu_after(be, cudaSuccess, "bf16 shadow refresh", "%zu params", im->sh_n);
+    im->sh_dirty = 0;
+}
+
 /* The bf16 operand for X [rows, cols] (leading dim ld): inside the parameter shadow when X lies in
  * the shadowed buffer (refreshed first when stale), else converted into staging `which` (packed,
  * leading dim cols). NULL when the staging would have to grow inside a capture. */
@@ -34,12 +44,7 @@ static const __nv_bfloat16 *bf16_operand(lvt_backend *be, const float *X, int ro
                                          int *ld_out) {
     cuda_impl *im = cu_impl(be);
     if (im->sh && X >= im->sh_src && X + (size_t)(rows - 1) * ld + cols <= im->sh_src + im->sh_n) {
-        if (im->sh_dirty) {
-            k_to_bf16<<<cu_blocks(im->sh_n, 256), 256, 0, im->stream>>>(im->sh_src, im->sh, 1, (int)im->sh_n,
-                                                                        (int)im->sh_n);
-            cu_after(be, cudaSuccess, "gemm (bf16 shadow refresh)", "%zu params", im->sh_n);
-            im->sh_dirty = 0;
-        }
+        if (im->sh_dirty) cu_shadow_refresh(be);
         *ld_out = ld;
         return im->sh + (X - im->sh_src);
     }
@@ -141,10 +146,10 @@ void cu_sum_bcast(lvt_backend *be, const float *dy, float *dt, int outer, int in
 
 void cu_copy_rows(lvt_backend *be, float *dst, int ldd, const float *src, int lds, int M, int N) {
     if (M <= 0 || N <= 0) return;
-    cu_shadow_touch(be, dst, sizeof(float) * ((size_t)(M - 1) * ldd + N));
     cudaError_t rc = cudaMemcpy2DAsync(dst, (size_t)ldd * sizeof(float), src, (size_t)lds * sizeof(float),
                                        (size_t)N * sizeof(float), (size_t)M, cudaMemcpyDeviceToDevice, cu_stream(be));
     cu_after(be, rc, "copy_rows", "M=%d N=%d ldd=%d lds=%d", M, N, ldd, lds);
+    cu_shadow_touch(be, dst, sizeof(float) * ((size_t)(M - 1) * ldd + N));
 }
 
 __global__ void k_add(const float *a, const float *b, float *y, size_t n) { CU_GRID_LOOP(i, n) y[i] = a[i] + b[i]; }
@@ -152,21 +157,21 @@ __global__ void k_axpy(float alpha, const float *x, float *y, size_t n) { CU_GRI
 __global__ void k_scale(float *x, float alpha, size_t n) { CU_GRID_LOOP(i, n) x[i] *= alpha; }
 void cu_add(lvt_backend *be, const float *a, const float *b, float *y, size_t n) {
     if (!n) return;
-    cu_shadow_touch(be, y, n * sizeof(float));
     k_add<<<cu_blocks(n, 256), 256, 0, cu_stream(be)>>>(a, b, y, n);
     cu_after(be, cudaSuccess, "add", "n=%zu", n);
+    cu_shadow_touch(be, y, n * sizeof(float));
 }
 void cu_axpy(lvt_backend *be, float alpha, const float *x, float *y, size_t n) {
     if (!n) return;
-    cu_shadow_touch(be, y, n * sizeof(float));
     k_axpy<<<cu_blocks(n, 256), 256, 0, cu_stream(be)>>>(alpha, x, y, n);
     cu_after(be, cudaSuccess, "axpy", "n=%zu", n);
+    cu_shadow_touch(be, y, n * sizeof(float));
 }
 void cu_scale(lvt_backend *be, float *x, float alpha, size_t n) {
     if (!n) return;
-    cu_shadow_touch(be, x, n * sizeof(float));
     k_scale<<<cu_blocks(n, 256), 256, 0, cu_stream(be)>>>(x, alpha, n);
     cu_after(be, cudaSuccess, "scale", "n=%zu", n);
+    cu_shadow_touch(be, x, n * sizeof(float));
 }
 
 /* ---- row dots and reductions to the host --------------------------------------------------------- */
@@ -233,7 +238,8 @@ static __nv_bfloat16 *shadow_for(lvt_backend *be, const float *p, size_t n, int 
     im->sh = sh;
     im->sh_src = p;
     im->sh_n = n;
-    im->sh_dirty = !full_write;
+    if (!full_write) cu_shadow_refresh(be); /* the caller may leave p (and so the shadow) as it is */
+    im->sh_dirty = 0;
     return sh;
 }
 
@@ -250,9 +256,9 @@ void cu_adamw(lvt_backend *be, float *p, const float *g, float *m, float *v, siz
     const lvt_adamw_scalars s = lvt_adamw_scalars_for(lr, beta1, beta2, eps, weight_decay, t);
     if (n == 0) return;
     __nv_bfloat16 *sh = shadow_for(be, p, n, 1);
-    if (!sh) cu_shadow_touch(be, p, n * sizeof(float));
     k_adamw<<<cu_blocks(n, 256), 256, 0, cu_stream(be)>>>(p, g, m, v, n, s, grad_scale, sh);
     cu_after(be, cudaSuccess, "adamw", "n=%zu t=%ld", n, t);
+    if (!sh) cu_shadow_touch(be, p, n * sizeof(float));
 }
 
 /* The graph optimiser's step (ops->adamw_clipped): the sum of squares accumulated into a device
@@ -274,13 +280,13 @@ void cu_adamw_clipped(lvt_backend *be, float *p, const float *g, float *m, float
     cudaStream_t s = cu_stream(be);
     /* a skipped update (non-finite loss) leaves p and its shadow as they were */
     __nv_bfloat16 *sh = shadow_for(be, p, n, 0);
-    if (!sh) cu_shadow_touch(be, p, n * sizeof(float));
     cudaError_t rc = cudaMemsetAsync(acc, 0, sizeof(double), s);
     if (rc == cudaSuccess && n) {
         k_sum_acc<<<acc_blocks(n), 256, 0, s>>>(g, n, 1, acc);
         k_adamw_clipped<<<cu_blocks(n, 256), 256, 0, s>>>(p, g, m, v, n, sc, acc, max_norm, loss, sh);
     }
     cu_after(be, rc, "adamw_clipped", "n=%zu", n);
+    if (!sh) cu_shadow_touch(be, p, n * sizeof(float));
 }
 
 /* ---- P4 objective helpers --------------------------------------------------------------------------- */

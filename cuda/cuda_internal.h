@@ -43,8 +43,9 @@ typedef struct cuda_impl {
     int n_graphs;         /* instantiated graphs alive (graph.cu) */
     /* BF16 weight shadow (BF16 math only): the buffer the first AdamW call updates (the flat
      * parameters) kept as bf16, rewritten by every AdamW step, so weight operands of BF16 GEMMs
-     * are not converted on every call. Marked dirty by any memory op writing into the region;
-     * refreshed by the next GEMM that reads it. */
+     * are not converted on every call. A memory op that writes into the region converts it again
+     * right after (in stream order); inside a capture it marks it dirty instead and the next GEMM
+     * that reads it converts it (inside the graph, so every replay does). */
     const float *sh_src;
     __nv_bfloat16 *sh;
     size_t sh_n;
@@ -85,8 +86,13 @@ void cu_capture_fail(lvt_backend *be, const char *fmt, ...) __attribute__((forma
  * NULL and the capture fails (cu_capture_fail); the caller skips its work. */
 void *cu_scratch(lvt_backend *be, int which, size_t bytes, const char *op);
 
-/* Mark the BF16 shadow stale when [p, p + bytes) overlaps it (memory ops writing the params). */
+/* After a write into [p, p + bytes): when it overlaps the BF16 shadow's buffer, convert the
+ * shadow again (inside a capture: mark it dirty for the next GEMM). */
 void cu_shadow_touch(lvt_backend *be, const void *p, size_t bytes);
+/* Convert the whole shadowed buffer into the shadow now (stream order). */
+void cu_shadow_refresh(lvt_backend *be);
+/* Once per backend: the block attention kernels may use all the shared memory a block can get. */
+void cu_attention_setup(lvt_backend *be);
 
 /* Grid size for a grid-stride loop over n elements. */
 int cu_blocks(size_t n, int threads);
