@@ -11,7 +11,9 @@
 # usage: bench/gpu_bench.sh [CONFIG.json]          (default configs/p1_baseline.json: D=768, d=512)
 # env:   LVT_BIN (default build/lvt), LVT_PYTHON (default /usr/bin/python3), MATH (fp32|tf32|bf16,
 #        default tf32), STEPS (default 20), WARMUP (default 5), BATCHES (default "64 256 1024 4096"),
-#        OUT (directory for the raw JSON, default a temporary one)
+#        COMPILE (1: also torch.compile, default 1), OUT (directory for the raw JSON, default a
+#        temporary one), LVT_GPU_GEMM (bench/gpu_gemm's binary: lvt's own GEMM per math mode is
+#        printed too; default: next to LVT_BIN in tests/cuda/ when built)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -23,6 +25,9 @@ steps="${STEPS:-20}"
 warm="${WARMUP:-5}"
 batches="${BATCHES:-64 256 1024 4096}"
 [ -x "$lvt" ] || { echo "gpu_bench.sh: no lvt binary at $lvt (set LVT_BIN)" >&2; exit 1; }
+compile="${COMPILE:-1}"
+nocompile=""; [ "$compile" = 1 ] || nocompile="--no-compile"
+gemm="${LVT_GPU_GEMM:-$(dirname "$lvt")/tests/cuda/gpu_gemm}"
 out="${OUT:-$(mktemp -d)}"
 mkdir -p "$out"
 dim=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("model",{}).get("dim",768))' "$cfg")
@@ -49,10 +54,14 @@ for b in $batches; do
     > "$out/lvt_p4_$b.log" 2>&1 || { tail -5 "$out/lvt_p4_$b.log"; echo "gpu_bench.sh: lvt P4 run failed" >&2; exit 1; }
   for obj in p1 p4; do
     "$py" "$here/pytorch_gpu_ref.py" "$cfg" --batch "$b" --objective "$obj" --rollout-h 3 --math "$math" \
-      --steps "$steps" --warmup "$warm" --json > "$out/pt_${obj}_$b.json"
+      --steps "$steps" --warmup "$warm" $nocompile --json > "$out/pt_${obj}_$b.json"
   done
 done
 
+if [ -x "$gemm" ]; then
+  echo "lvt GEMM (ops->gemm, cuda backend):"
+  "$gemm" $([ "$compile" = 1 ] || echo --quick) | sed 's/^/  /'
+fi
 "$py" - "$out" "$math" $batches <<'PYEOF'
 import json, os, sys
 d, math, batches = sys.argv[1], sys.argv[2], sys.argv[3:]

@@ -10,7 +10,11 @@
 extern "C" {
 #endif
 
-/* Number of usable devices; 0 when the runtime or driver reports any error. */
+/* What cudaGetDeviceCount says: > 0 the count; 0 no usable GPU (no device, or no driver
+ * installed); -1 any other error (e.g. a driver older than the runtime). msg: one line saying
+ * which, with the driver and runtime versions. */
+int lvt_cuda_device_probe(char *msg, size_t cap);
+/* max(probe, 0). */
 int lvt_cuda_device_count(void);
 /* A CUDA backend on device (modulo the device count) with GEMMs in math; destroyed through
  * be->ops->destroy. */

@@ -118,10 +118,11 @@ __global__ void k_gather(const void *vec, int bf16, const int64_t *prefix, const
 
 void cu_batch_gather(lvt_backend *be, const lvt_devdata *dd, lvt_devbatch *b, int n) {
     cudaStream_t s = cu_stream(be);
+    if (n <= 0) return;
     dim3 grid((unsigned)n, (unsigned)(b->L + 3 + b->H));
     k_gather<<<grid, 128, 0, s>>>(dd->vectors, dd->prec == LVT_DEVDATA_BF16, dd->prefix, dd->offsets, dd->n_articles,
                                   b->idx, b->L, b->D, b->H, b->ctx, b->target, b->fut, b->fut_mask, b->roll,
                                   b->roll_mask);
-    cudaError_t rc = cudaGetLastError();
-    if (rc != cudaSuccess) cu_fatal(rc, "gather kernel"); /* not recoverable input */
+    cu_after(be, cudaSuccess, "batch_gather", "n=%d L=%d D=%d H=%d %s", n, b->L, b->D, b->H,
+             dd->prec == LVT_DEVDATA_BF16 ? "bf16" : "fp32");
 }

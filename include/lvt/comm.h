@@ -68,6 +68,14 @@ int lvt_comm_allreduce_device(lvt_comm *c, lvt_backend *be, float *buf, size_t n
 lvt_comm_dev_mode lvt_comm_device_mode(const lvt_comm *c);
 const char *lvt_comm_device_mode_name(lvt_comm_dev_mode m);
 
+/* Why the backend's collective is not used ("" when it is, or for world 1): e.g. "4 ranks on
+ * this node share 2 GPUs" (then every rank stages through the host). */
+const char *lvt_comm_device_note(const lvt_comm *c);
+
+/* Wait until be's stream has finished its work, all-reduces included: with NCCL through
+ * ops->coll_wait, which turns a failed peer into an error instead of a hang; otherwise a sync. */
+int lvt_comm_device_wait(lvt_comm *c, lvt_backend *be, lvt_err *e);
+
 /* Release the device state (the backend's communicator, staging buffer). Safe to call twice. */
 void lvt_comm_device_free(lvt_comm *c);
 

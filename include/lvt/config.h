@@ -121,6 +121,7 @@ typedef struct lvt_config {
         double grad_clip;
         int grad_accum;   /* 0 = derived from global/micro/world */
         int nan_max_retries;
+        int cuda_graph;   /* capture the step as a CUDA graph where the backend can (docs/cuda.md) */
     } train;
     struct {
         double lr, beta1, beta2, eps, weight_decay;

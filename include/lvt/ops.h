@@ -102,7 +102,7 @@ typedef struct lvt_ops {
     void (*dropout_bwd)(lvt_backend *be, const float *dy, const uint8_t *mask, float *dx, size_t n,
                         float p);
 
-    /* ---- attention for short sequences (L <= 64), fused per (batch, head) ---- */
+    /* ---- attention, fused per (batch, head); Lk up to 1024 (data.context_len) ---- */
     /* q: row (b*Lq + i), columns [h*hd, (h+1)*hd) with leading dim ldq; k, v likewise with Lk.
      * out[b*Lq+i, h*hd + c] = sum_j P[b,h,i,j] v[b*Lk+j, h*hd+c] where
      * P = dropout(softmax(q k^T / sqrt(hd) + causal mask)). probs [B,H,Lq,Lk] saves the softmax
@@ -209,6 +209,12 @@ typedef struct lvt_ops {
                        lvt_err *e);
     int (*coll_allreduce)(lvt_backend *be, void *coll, float *buf, size_t n, lvt_comm_op op,
                           int avg, lvt_err *e);
+    /* Wait until the work on the backend's stream (all-reduces included) has finished, polling
+     * the collective's asynchronous error state: a failed peer or a timeout (NCCL:
+     * LVT_NCCL_TIMEOUT_S, default 600 s) aborts the communicator and returns an error instead
+     * of hanging. An eager coll_allreduce waits by itself; one recorded in a graph is waited
+     * for with this after the replay. */
+    int (*coll_wait)(lvt_backend *be, void *coll, lvt_err *e);
     void (*coll_destroy)(lvt_backend *be, void *coll);
 } lvt_ops;
 
@@ -235,6 +241,13 @@ int lvt_cpu_threads_init(int n, int ranks_per_node);
 /* The number of usable CUDA devices: 0 in a build without the CUDA backend, or when the
  * runtime or driver reports an error (the registry answers; no caller needs the build's macros). */
 int lvt_cuda_devices(void);
+/* What the CUDA runtime says, for callers that must tell "no GPU here" from "a GPU that does not
+ * work" (docs/cuda.md, "Which errors skip"): > 0 the device count; 0 no usable GPU — a build
+ * without CUDA, cudaErrorNoDevice, or no driver installed at all (cudaErrorInsufficientDriver
+ * with driver version 0) — with the reason in e; LVT_ERROR (< 0) any other error, e.g. a driver
+ * older than the runtime, described in e. With LVT_CUDA_REQUIRE=1 in the environment "no usable
+ * GPU" is an error too (scripts/gpu-check.sh sets it: on a GPU machine nothing may skip). */
+int lvt_cuda_probe(lvt_err *e);
 /* True when this build has the CUDA backend and a device is usable (lvt_cuda_devices() > 0). */
 int lvt_cuda_available(void);
 

@@ -30,8 +30,10 @@ static void usage(void) {
 
 /* The test hooks, read here once (the trainer reads no environment): LVT_FAULT_NAN_STEP=k poisons
  * one input value at global step k (each time it is reached with LVT_FAULT_NAN_REPEAT=1);
- * LVT_FAULT_KILL_SAVE=k dies by SIGKILL inside the k-th checkpoint save (a partial temporary file); LVT_DEVDATA=1 keeps the train store on the CPU backend and
- * gathers there, as a GPU run does (docs/training.md). */
+ * LVT_FAULT_KILL_SAVE=k dies by SIGKILL inside the k-th checkpoint save (a partial temporary
+ * file); LVT_DEVDATA=1 keeps the train store on the CPU backend and gathers there, as a GPU run
+ * does (docs/training.md); LVT_GRAPH_EMULATE=1 runs the CUDA-graph step eagerly on a backend
+ * without graphs (docs/cuda.md). */
 static void test_hooks(lvt_train_opts *o) {
     const char *fault = getenv("LVT_FAULT_NAN_STEP");
     if (fault && *fault) o->fault_nan_step = atol(fault);
@@ -41,6 +43,8 @@ static void test_hooks(lvt_train_opts *o) {
     o->fault_nan_repeat = rep && !strcmp(rep, "1");
     const char *dd = getenv("LVT_DEVDATA");
     o->force_devdata = dd && !strcmp(dd, "1");
+    const char *ge = getenv("LVT_GRAPH_EMULATE");
+    o->graph_emulate = ge && !strcmp(ge, "1");
 }
 
 /* The flags; 0 on success, 1 after printing the error. sets has room for argc entries. */

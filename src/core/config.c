@@ -102,6 +102,7 @@ static const cfg_field TRAIN_F[] = {
     C_DBL("grad_clip", train.grad_clip, 0, INF, 0, 1.0),
     C_INT("grad_accum", train.grad_accum, 0, 1048576, 0),
     C_INT("nan_max_retries", train.nan_max_retries, 0, 1000, 3),
+    C_BOOL("cuda_graph", train.cuda_graph, 1),
 };
 static const cfg_section TRAIN_S = {"train", TRAIN_F, COUNT(TRAIN_F)};
 

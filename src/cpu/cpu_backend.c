@@ -92,6 +92,7 @@ static const lvt_ops cpu_ops = {
     .coll_unique_id = NULL,
     .coll_create = NULL,
     .coll_allreduce = NULL,
+    .coll_wait = NULL,
     .coll_destroy = NULL,
 };
 

@@ -1,6 +1,6 @@
 /* ops.c — the backend registry, the one file that knows which backends exist:
  * lvt_backend_create picks the CPU (src/cpu/) or CUDA (cuda/) implementation of ops, and
- * lvt_cuda_devices / lvt_cuda_available answer how many CUDA devices are usable (LVT_HAVE_CUDA is defined for
+ * lvt_cuda_probe / lvt_cuda_devices / lvt_cuda_available answer how many CUDA devices are usable (LVT_HAVE_CUDA is defined for
  * this file alone; everything else asks the ops table). Also the host-side scalar math both
  * backends share: lvt_float_decimal and the AdamW step scalars. */
 #include <math.h>
@@ -15,19 +15,35 @@
 #include "../../cuda/cuda_backend.h"
 #endif
 
-int lvt_cuda_devices(void) {
+int lvt_cuda_probe(lvt_err *e) {
 #ifdef LVT_HAVE_CUDA
-    return lvt_cuda_device_count();
+    char msg[256];
+    int n = lvt_cuda_device_probe(msg, sizeof msg);
+    if (n < 0) return lvt_errf(e, "%s", msg);
 #else
-    return 0;
+    int n = 0;
+    const char *msg = "this lvt was built without CUDA (LVT_CUDA=OFF or no nvcc)";
 #endif
+    if (n > 0) return n;
+    const char *req = getenv("LVT_CUDA_REQUIRE");
+    if (req && !strcmp(req, "1")) return lvt_errf(e, "a GPU is required (LVT_CUDA_REQUIRE=1) but there is none: %s", msg);
+    lvt_errf(e, "%s", msg);
+    return 0;
+}
+
+int lvt_cuda_devices(void) {
+    lvt_err e;
+    int n = lvt_cuda_probe(&e);
+    return n > 0 ? n : 0;
 }
 
 int lvt_cuda_available(void) { return lvt_cuda_devices() > 0; }
 
 static int create_cuda(lvt_backend **out, int device, lvt_math math, lvt_err *e) {
 #ifdef LVT_HAVE_CUDA
-    if (!lvt_cuda_available()) return lvt_errf(e, "backend 'cuda': no usable CUDA device");
+    int n = lvt_cuda_probe(e);
+    if (n == 0) return lvt_err_prefix(e, "backend 'cuda': no usable CUDA device");
+    if (n < 0) return lvt_err_prefix(e, "backend 'cuda'");
     return lvt_cuda_backend_create(out, device, math, e);
 #else
     (void)out, (void)device, (void)math;
@@ -38,7 +54,13 @@ static int create_cuda(lvt_backend **out, int device, lvt_math math, lvt_err *e)
 
 int lvt_backend_create(lvt_backend **out, const char *name, int device, lvt_math math, lvt_err *e) {
     *out = NULL;
-    if (!name || !strcmp(name, "auto")) name = lvt_cuda_available() ? "cuda" : "cpu";
+    if (!name || !strcmp(name, "auto")) {
+        /* auto: the GPU when there is one, the CPU when there is none; a GPU that is there but
+         * fails (e.g. a driver older than the runtime) is an error, not a silent CPU run */
+        int n = lvt_cuda_probe(e);
+        if (n < 0) return lvt_err_prefix(e, "backend 'auto' (set the backend to cpu to run without the GPU)");
+        name = n > 0 ? "cuda" : "cpu";
+    }
     if (!strcmp(name, "cpu")) return lvt_cpu_backend_create(out, math, e);
     if (!strcmp(name, "cuda")) return create_cuda(out, device, math, e);
     return lvt_errf(e, "unknown backend '%s' (expected auto, cpu or cuda)", name);

@@ -5,6 +5,7 @@
  * MPI_Allreduce, host -> device) otherwise. */
 #include "lvt/comm.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@ typedef struct comm_dev {
     float *host;     /* staging buffer (LVT_COMM_DEV_STAGED) */
     size_t host_n;
     void *coll;      /* the backend's communicator (LVT_COMM_DEV_NCCL) */
+    char note[192];  /* why the backend's collective is not used, when it is not */
 } comm_dev;
 
 const char *lvt_comm_device_mode_name(lvt_comm_dev_mode m) {
@@ -38,6 +40,18 @@ static int allreduce_host(lvt_comm *c, float *buf, size_t n, lvt_comm_op op, int
         size_t k = n - off < COMM_DEV_PIECE ? n - off : COMM_DEV_PIECE;
         if (lvt_comm_allreduce_f32(c, buf + off, k, op, avg, e)) return LVT_ERROR;
     }
+    return LVT_OK;
+}
+
+const char *lvt_comm_device_note(const lvt_comm *c) {
+    const comm_dev *d = c->dev;
+    return d ? d->note : "";
+}
+
+int lvt_comm_device_wait(lvt_comm *c, lvt_backend *be, lvt_err *e) {
+    comm_dev *d = c->dev;
+    if (d && d->mode == LVT_COMM_DEV_NCCL && be->ops->coll_wait) return be->ops->coll_wait(be, d->coll, e);
+    be->ops->sync(be);
     return LVT_OK;
 }
 
@@ -63,8 +77,25 @@ static int force_staged(void) {
 }
 
 /* 1 when this rank would use the backend's collective: the backend has one (NCCL in a CUDA
- * build with NCCL) and it is not switched off. */
-static int wants_coll(const lvt_backend *be) { return be->ops->coll_allreduce != NULL && !force_staged(); }
+ * build with NCCL), it is not switched off, and the node has a GPU for each of its ranks (NCCL
+ * refuses two ranks on one device; with more ranks than GPUs the ranks share devices through
+ * host staging). Else 0 with the reason in note. */
+static int wants_coll(const lvt_comm *c, const lvt_backend *be, char *note, size_t cap) {
+    if (be->ops->coll_allreduce == NULL) {
+        snprintf(note, cap, "the %s backend has no collective", be->ops->name);
+        return 0;
+    }
+    if (force_staged()) {
+        snprintf(note, cap, "LVT_COMM_DEVICE=staged");
+        return 0;
+    }
+    int gpus = lvt_cuda_devices();
+    if (c->local_world > gpus) {
+        snprintf(note, cap, "%d ranks on this node share %d GPU%s", c->local_world, gpus, gpus == 1 ? "" : "s");
+        return 0;
+    }
+    return 1;
+}
 
 /* The collective set-up: the unique id on rank 0, shared by a vote (so no rank waits in the
  * broadcast when rank 0 failed) and a broadcast, then the collective creation. */
@@ -92,9 +123,10 @@ int lvt_comm_device_init(lvt_comm *c, lvt_backend *be, lvt_err *e) {
         return LVT_OK;
     }
     /* the collective only when every rank can take part: one rank on the CPU means MPI for all */
-    int64_t all_coll = wants_coll(be);
+    int64_t all_coll = wants_coll(c, be, d->note, sizeof d->note);
     if (lvt_comm_allreduce_i64(c, &all_coll, 1, LVT_COMM_MIN, e)) return LVT_ERROR;
     if (all_coll) return coll_init(c, d, be, e);
+    if (!d->note[0]) snprintf(d->note, sizeof d->note, "another rank cannot use the backend's collective");
     d->mode = be->ops->host_memory && !force_staged() ? LVT_COMM_DEV_HOST : LVT_COMM_DEV_STAGED;
     return LVT_OK;
 }

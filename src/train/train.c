@@ -144,8 +144,8 @@ static void begin_epoch(trainer *t, epoch_run *ep) {
 /* A finished step: the epoch sums, the counters, the progress line and the step record. */
 static void count_step(trainer *t, epoch_run *ep, const step_out *so) {
     const lvt_config *cfg = t->cfg;
-    for (int k = 0; k < LVT_TERM_COUNT; k++) t->ep_sums[k] += so->terms[k] * (double)so->samples;
-    t->ep_samples += so->samples;
+    for (int k = 0; k < LVT_TERM_COUNT; k++) t->ep_sums[k] += so->terms[k] * (double)so->term_samples;
+    t->ep_samples += so->term_samples;
     ep->samples += so->samples;
     t->samples_run += so->samples;
     t->step_in_epoch++;
@@ -155,7 +155,8 @@ static void count_step(trainer *t, epoch_run *ep, const step_out *so) {
     double eta = sps > 0 ? (double)(t->steps_per_epoch - t->step_in_epoch) * cfg->train.global_batch / sps : -1;
     lvt_log_progress(&t->log, t->epoch, t->step_in_epoch, t->steps_per_epoch, sps, so->terms[LVT_TERM_TOTAL], eta,
                      cfg->train.log_every);
-    if (cfg->train.log_every > 0 && t->global_step % cfg->train.log_every == 0) train_metrics_step(t, so, sps);
+    if (cfg->train.log_every > 0 && t->global_step % cfg->train.log_every == 0 && so->term_samples > 0)
+        train_metrics_step(t, so, sps);
 }
 
 /* Preemption: every rank agrees at the step boundary; then last.h5 is written and the run stops. */
@@ -164,6 +165,7 @@ static int check_preemption(trainer *t, lvt_err *e) {
     if (lvt_comm_allreduce_i64(t->comm, &stop, 1, LVT_COMM_MAX, e)) return LVT_ERROR;
     if (!stop) return LVT_OK;
     lvt_log_progress_end(&t->log);
+    if (train_graph_flush(t, e)) return LVT_ERROR;
     if (train_ckpt_save(t, "last.h5", e)) return LVT_ERROR;
     lvt_log_info(&t->log, "stop signal received: checkpoint written at epoch %d step %ld; continue with --resume %s",
                  t->epoch, t->step_in_epoch, t->run_dir);

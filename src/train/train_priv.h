@@ -35,6 +35,8 @@ typedef struct step_out {
     double terms[LVT_TERM_COUNT];
     double grad_norm;
     int64_t samples;
+    int64_t term_samples; /* the samples terms cover: samples (eager), those since the last read
+                           * (graph step, train_graph.c), 0 while its terms wait on the backend */
     int finite;
 } step_out;
 
@@ -88,6 +90,7 @@ typedef struct trainer {
     epoch_rec capped_rec; /* that epoch's validation */
     lvt_log log;
     char run_dir[LVT_PATH_MAX], ckpt_dir[LVT_PATH_MAX + 8];
+    struct train_graph *graph; /* the graph step (train_graph.c); NULL: eager steps */
 } trainer;
 
 /* train_setup.c: build every piece (backend, stores, windows, model, optimiser, objective,
@@ -104,6 +107,22 @@ int train_resume_candidates(const trainer *t, char (**names)[256], int *n, lvt_e
 
 /* train_step.c: one optimiser step at t->step_in_epoch of the epoch order perm (all ranks). */
 int train_step(trainer *t, const lvt_objective_cfg *obj, const lvt_perm *perm, step_out *so, lvt_err *e);
+
+/* train_step.c, shared with train_graph.c: the rank's slice of micro-step a (its windows into
+ * t->idx; returns the rank's sample count, *world_n the micro-step's over all ranks, *base the
+ * dropout key's index of the rank's first sample), and the test fault hook (true once). */
+int train_micro_slice(trainer *t, const lvt_perm *perm, int64_t step_lo, int64_t m, int a, int64_t *world_n,
+                      int64_t *base);
+int train_fault_fires(trainer *t, int my_n);
+
+/* train_graph.c: the step as a CUDA graph with its statistics read once per log interval
+ * (docs/cuda.md). init decides (and logs) whether it is used and sets t->graph; train_step hands
+ * over to train_graph_step when it is; flush reads pending statistics into the epoch sums (before
+ * a preemption checkpoint); free logs the capture counts. */
+int train_graph_init(trainer *t, const lvt_train_opts *o, lvt_err *e);
+int train_graph_step(trainer *t, const lvt_objective_cfg *obj, const lvt_perm *perm, step_out *so, lvt_err *e);
+int train_graph_flush(trainer *t, lvt_err *e);
+void train_graph_free(trainer *t);
 
 /* train_validate.c: val_loss, val_cos, margin over every val window and the mini-5CAT into r. */
 int train_validate(trainer *t, epoch_rec *r, lvt_err *e);

@@ -210,12 +210,13 @@ int train_setup(trainer *t, const lvt_config *c, const lvt_train_opts *o, lvt_co
     init_state(t, c, o, comm);
     if (batch_geometry(t, e) || open_backend(t, o, e) || load_stores(t, e) || build_windows(t, e) ||
         build_model(t, e) || alloc_buffers(t, o->force_devdata, e) || lvt_comm_device_init(comm, t->be, e) ||
-        open_logs(t, o->resume, e))
+        open_logs(t, o->resume, e) || train_graph_init(t, o, e))
         return LVT_ERROR;
     return LVT_OK;
 }
 
 void train_teardown(trainer *t) {
+    train_graph_free(t);
     if (t->be) {
         const lvt_ops *o = t->be->ops;
         float *bufs[] = {t->d_ctx, t->d_target, t->d_fut, t->d_futm, t->d_roll, t->d_rollm};

@@ -29,8 +29,8 @@ static int allreduce_grads(trainer *t, lvt_err *e) {
 /* The slice of micro-step a that this rank trains on: its epoch-order windows into t->idx.
  * Returns the rank's sample count; *world_n = samples of the micro-step over all ranks (<= 0:
  * the step has no micro-step a), *base = the dropout key's index of the rank's first sample. */
-static int micro_slice(trainer *t, const lvt_perm *perm, int64_t step_lo, int64_t m, int a,
-                       int64_t *world_n, int64_t *base) {
+int train_micro_slice(trainer *t, const lvt_perm *perm, int64_t step_lo, int64_t m, int a, int64_t *world_n,
+                      int64_t *base) {
     const int W = t->comm->world, r = t->comm->rank;
     const int64_t n = t->wtrain.n_windows, mw = (int64_t)t->micro * W;
     int64_t chunk_lo = step_lo + a * mw;
@@ -56,7 +56,7 @@ static int micro_slice(trainer *t, const lvt_perm *perm, int64_t step_lo, int64_
 
 /* The test fault hook: true once, on the first micro-step with samples of global step
  * fault_nan_step. */
-static int fault_fires(trainer *t, int my_n) {
+int train_fault_fires(trainer *t, int my_n) {
     if (my_n <= 0 || t->fault_nan_step < 0 || t->fault_nan_done || t->global_step != t->fault_nan_step) return 0;
     t->fault_nan_done = !t->fault_nan_repeat;
     return 1;
@@ -67,7 +67,7 @@ static int fault_fires(trainer *t, int my_n) {
 static int load_batch(trainer *t, int my_n, lvt_loss_batch *lb, lvt_err *e) {
     *lb = (lvt_loss_batch){my_n, t->d_ctx, t->d_target, t->d_fut, t->d_futm, t->d_roll, t->d_rollm, t->hcap};
     if (my_n <= 0) return LVT_OK;
-    const int poison = fault_fires(t, my_n);
+    const int poison = train_fault_fires(t, my_n);
     if (t->use_devdata) {
         if (lvt_devbatch_set_indices(&t->db, &t->dtrain, t->idx, my_n, e) ||
             lvt_devbatch_gather(&t->db, &t->dtrain, my_n, e))
@@ -87,6 +87,7 @@ static int load_batch(trainer *t, int my_n, lvt_loss_batch *lb, lvt_err *e) {
 }
 
 int train_step(trainer *t, const lvt_objective_cfg *obj, const lvt_perm *perm, step_out *so, lvt_err *e) {
+    if (t->graph) return train_graph_step(t, obj, perm, so, e); /* the CUDA-graph step */
     const lvt_config *c = t->cfg;
     const int64_t n = t->wtrain.n_windows, G = c->train.global_batch;
     const int64_t step_lo = (int64_t)t->step_in_epoch * G;
@@ -97,7 +98,7 @@ int train_step(trainer *t, const lvt_objective_cfg *obj, const lvt_perm *perm, s
     lvt_model_zero_grad(&t->model);
     for (int a = 0; a < t->accum; a++) {
         int64_t cm = 0, base = 0;
-        int my_n = micro_slice(t, perm, step_lo, m, a, &cm, &base);
+        int my_n = train_micro_slice(t, perm, step_lo, m, a, &cm, &base);
         if (cm <= 0) break;
         lvt_loss_batch lb;
         if (load_batch(t, my_n, &lb, e)) return LVT_ERROR;
@@ -114,6 +115,7 @@ int train_step(trainer *t, const lvt_objective_cfg *obj, const lvt_perm *perm, s
     if (lvt_comm_allreduce_f64(t->comm, so->terms, LVT_TERM_COUNT, LVT_COMM_SUM, e)) return LVT_ERROR;
     so->terms[LVT_TERM_LAMBDA_EFF] = lam;
     so->samples = m;
+    so->term_samples = m;
     so->finite = isfinite(so->terms[LVT_TERM_TOTAL]);
     if (!so->finite) return LVT_OK; /* no update from a non-finite loss */
     so->grad_norm = lvt_optim_step(&t->opt, t->model.params, t->model.grads);
