@@ -45,6 +45,8 @@ const char *lvt_config_choice_name(lvt_choice which, int v);
 
 /* The objective knobs (docs/loss.md). Curriculum phases and tripwires override these same names. */
 typedef struct lvt_objective_cfg {
+    char base_loss[16];         /* "mse" | "cosine" | "mse+cosine": the main and truth-rollout terms */
+    double cosine_weight;       /* weight of the cosine part in "mse+cosine" */
     int rollout_h;              /* 0 = no rollout term */
     double lambda_roll;
     lvt_rollout_grad rollout_grad;
@@ -76,7 +78,8 @@ enum {
     LVT_OV_LAMBDA_DIR = 1u << 6, LVT_OV_MARGIN_DIR = 1u << 7, LVT_OV_DIR_REF = 1u << 8,
     LVT_OV_ADAPTIVE_DIR = 1u << 9, LVT_OV_LAMBDA_FUT = 1u << 10, LVT_OV_MARGIN_FUT = 1u << 11,
     LVT_OV_LAMBDA_AC = 1u << 12, LVT_OV_MARGIN_AC = 1u << 13, LVT_OV_CONTEXT_DROP_P = 1u << 14,
-    LVT_OV_CONTEXT_DROP_MODE = 1u << 15, LVT_OV_LR = 1u << 16
+    LVT_OV_CONTEXT_DROP_MODE = 1u << 15, LVT_OV_LR = 1u << 16, LVT_OV_BASE_LOSS = 1u << 17,
+    LVT_OV_COSINE_WEIGHT = 1u << 18
 };
 
 typedef struct lvt_phase {
@@ -93,6 +96,7 @@ typedef struct lvt_tripwire {
     lvt_tripwire_metric metric;
     lvt_cmp op;
     double value;
+    char ref[32]; /* "" (compare with value) | baseline_copy_last | baseline_mean_of_context */
     char cond_text[128];
     int rollback_to_epoch; /* 0 = none */
     lvt_override ov;

@@ -146,7 +146,15 @@ typedef struct lvt_eval_report {
     lvt_eval_gate gates[LVT_EVAL_N_GATES];
     int n_pass, n_fail; /* counted over split verdicts (E counts once) */
     int all_pass;
+    /* the baselines on the same windows (test A): [split 0 VAL, 1 OOD][0 copy-last, 1 mean] */
+    int have_baselines;
+    double bl_cos_p1[2][2], bl_margin[2][2];
 } lvt_eval_report;
+
+/* Test A of copy-last and mean-of-context on s with the options o (the same seeded windows as
+ * the predictor's battery): cos_p1[k], margin[k] for k = 0 copy-last, 1 mean-of-context. */
+int lvt_eval_baselines(const lvt_store *s, const lvt_eval_opts *o, double cos_p1[2], double margin[2],
+                       lvt_err *e);
 
 /* Fill r->gates and the verdicts from r->val and r->ood (docs/eval.md thresholds). */
 void lvt_eval_apply_gates(lvt_eval_report *r);

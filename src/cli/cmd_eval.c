@@ -90,6 +90,10 @@ static int run_battery(const eval_args *a, const lvt_store *sv, const lvt_store 
     rep.opts = *o;
     if (lvt_eval_run(sv, pred, o, &rep.val, &e)) return cli_fail(cmd, "VAL %s: %s", a->val, e.msg);
     if (lvt_eval_run(so, pred, o, &rep.ood, &e)) return cli_fail(cmd, "OOD %s: %s", a->ood, e.msg);
+    if (lvt_eval_baselines(sv, o, rep.bl_cos_p1[0], rep.bl_margin[0], &e) ||
+        lvt_eval_baselines(so, o, rep.bl_cos_p1[1], rep.bl_margin[1], &e))
+        return cli_fail(cmd, "baselines: %s", e.msg);
+    rep.have_baselines = 1;
     lvt_eval_apply_gates(&rep);
     lvt_eval_print(stdout, &rep);
     fflush(stdout);

@@ -306,7 +306,21 @@ static int parse_curriculum(lvt_config *c, const cJSON *arr, const parse_ctx *x,
     return cfg_check_phases(c->phases, c->n_phases, e);
 }
 
-/* "METRIC OP NUMBER", e.g. "val_cos_drop_pct > 5". */
+/* A baseline name at p ("baseline_copy_last" or "baseline_mean_of_context", the val store's
+ * baselines that lvt train computes at start): sets *ref and returns the end of the name, else p. */
+static const char *cfg_baseline_ref(const char *p, const char **ref) {
+    static const char *const names[] = {"baseline_copy_last", "baseline_mean_of_context"};
+    for (int i = 0; i < 2; i++) {
+        size_t n = strlen(names[i]);
+        if (!strncmp(p, names[i], n) && !(isalnum((unsigned char)p[n]) || p[n] == '_')) {
+            *ref = names[i];
+            return p + n;
+        }
+    }
+    return p;
+}
+
+/* "METRIC OP NUMBER" or "METRIC OP BASELINE", e.g. "val_cos_drop_pct > 5", "val_cos < baseline_copy_last". */
 static int parse_condition(lvt_tripwire *t, const char *s, const char *path, lvt_err *e) {
     const char *p = s;
     char metric[64];
@@ -322,17 +336,19 @@ static int parse_condition(lvt_tripwire *t, const char *s, const char *path, lvt
     else if (*p == '<' && p[1] != '=' && p[1] != '>' && p[1] != '<') op = LVT_CMP_LT, p += 1;
     char *end = NULL;
     double v = 0;
+    const char *ref = "";
     if (op >= 0) {
         while (isspace((unsigned char)*p)) p++;
         errno = 0;
         v = strtod(p, &end);
+        if (end == p) end = (char *)cfg_baseline_ref(p, &ref);
         if (end != p) {
             while (isspace((unsigned char)*end)) end++;
         }
     }
     if (!m || op < 0 || !end || end == p || *end || errno || !isfinite(v))
-        return lvt_errf(e, "%s: cannot parse condition \"%.100s\" (expected \"METRIC OP NUMBER\", OP one of > >= < <=)",
-                        path, s);
+        return lvt_errf(e, "%s: cannot parse condition \"%.100s\" (expected \"METRIC OP NUMBER\" or \"METRIC OP "
+                        "baseline_copy_last|baseline_mean_of_context\", OP one of > >= < <=)", path, s);
     int mv = cfg_enum_value(CFG_METRICS, metric);
     if (mv < 0) {
         char allowed[128];
@@ -351,7 +367,8 @@ static int parse_condition(lvt_tripwire *t, const char *s, const char *path, lvt
     t->metric = (lvt_tripwire_metric)mv;
     t->op = (lvt_cmp)op;
     t->value = v;
-    snprintf(t->cond_text, sizeof t->cond_text, "%s %s %s", metric, lvt_cmp_name(t->op), cfg_fmt_num(v, num));
+    snprintf(t->ref, sizeof t->ref, "%s", ref);
+    snprintf(t->cond_text, sizeof t->cond_text, "%s %s %s", metric, lvt_cmp_name(t->op), ref[0] ? ref : cfg_fmt_num(v, num));
     return LVT_OK;
 }
 

@@ -1,5 +1,6 @@
 /* eval_baselines.c — the 5CAT baseline predictors: copy-last (predict c4) and mean-of-context
- * (the normalised mean of the context rows). They bound what "learning +1" has to beat. */
+ * (the normalised mean of the context rows). They bound what "learning +1" has to beat;
+ * lvt_eval_baselines runs their test A beside a predictor's battery (lvt eval's baseline lines). */
 #include <math.h>
 #include <string.h>
 
@@ -52,4 +53,19 @@ int lvt_predictor_baseline(const char *name, lvt_predictor *p, lvt_err *e) {
         return LVT_OK;
     }
     return lvt_errf(e, "unknown baseline '%s' (choose copy-last or mean)", name ? name : "");
+}
+
+int lvt_eval_baselines(const lvt_store *s, const lvt_eval_opts *o, double cos_p1[2], double margin[2],
+                       lvt_err *e) {
+    const lvt_predictor preds[2] = {lvt_predictor_copy_last(), lvt_predictor_mean()};
+    lvt_eval_opts a = *o;
+    a.tests = LVT_EVAL_A;
+    a.dump_path = NULL;
+    for (int k = 0; k < 2; k++) {
+        lvt_eval_metrics m;
+        if (lvt_eval_run(s, &preds[k], &a, &m, e)) return lvt_err_prefix(e, "%s", preds[k].name);
+        cos_p1[k] = m.a_cos_p1;
+        margin[k] = m.a_margin;
+    }
+    return LVT_OK;
 }

@@ -83,6 +83,32 @@ void lvt_eval_apply_gates(lvt_eval_report *r) {
 
 static const char *op_str(lvt_gate_op op) { return op == LVT_GATE_GE ? ">=" : "<="; }
 
+/* The baselines beside the A gates, and whether the predictor beats them on VAL. */
+static void print_baselines(FILE *f, const lvt_eval_report *r) {
+    if (!r->have_baselines) return;
+    static const char *const names[2] = {"copy-last", "mean-of-context"};
+    for (int k = 0; k < 2; k++) {
+        const int below = r->val.a_cos_p1 < r->bl_cos_p1[0][k];
+        fprintf(f, "   baseline %-15s cos(+1) VAL %.4f OOD %.4f   margin(+1) VAL %.4f OOD %.4f   %s\n", names[k],
+                r->bl_cos_p1[0][k], r->bl_cos_p1[1][k], r->bl_margin[0][k], r->bl_margin[1][k],
+                below ? "predictor below it on VAL" : "predictor at or above it on VAL");
+    }
+    fprintf(f, "\n");
+}
+
+static cJSON *baselines_json(const lvt_eval_report *r) {
+    static const char *const keys[2] = {"copy_last", "mean_of_context"};
+    cJSON *b = cJSON_CreateObject();
+    for (int k = 0; k < 2; k++) {
+        cJSON *o = cJSON_AddObjectToObject(b, keys[k]);
+        cJSON_AddNumberToObject(o, "val_cos_p1", r->bl_cos_p1[0][k]);
+        cJSON_AddNumberToObject(o, "val_margin", r->bl_margin[0][k]);
+        cJSON_AddNumberToObject(o, "ood_cos_p1", r->bl_cos_p1[1][k]);
+        cJSON_AddNumberToObject(o, "ood_margin", r->bl_margin[1][k]);
+    }
+    return b;
+}
+
 void lvt_eval_print(FILE *f, const lvt_eval_report *r) {
     fprintf(f, "5CAT  predictor: %s   seed %llu   horizon %d   context %d\n", r->predictor,
             (unsigned long long)r->opts.seed, r->opts.horizon, r->opts.context_len);
@@ -108,6 +134,7 @@ void lvt_eval_print(FILE *f, const lvt_eval_report *r) {
                 op_str(o->op), o->thr_val, o->v_ood, op_str(o->op), o->thr_ood, res);
     }
     fprintf(f, "\n");
+    print_baselines(f, r);
     const lvt_eval_metrics *ms[2] = {&r->val, &r->ood};
     const char *names[2] = {"VAL", "OOD"};
     for (int s = 0; s < 2; s++) {
@@ -236,6 +263,7 @@ int lvt_eval_write_json(const char *path, const lvt_eval_report *r, lvt_err *e) 
     cJSON_AddNumberToObject(root, "checks_passed", r->n_pass);
     cJSON_AddNumberToObject(root, "checks_failed", r->n_fail);
     cJSON_AddBoolToObject(root, "all_pass", r->all_pass);
+    if (r->have_baselines) cJSON_AddItemToObject(root, "baselines", baselines_json(r));
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text) return lvt_errf(e, "cannot format the 5CAT JSON report");

@@ -228,11 +228,15 @@ static int stop_at_budget(trainer *t, const epoch_rec *r, lvt_err *e) {
 static int record_epoch(trainer *t, const epoch_rec *r, int improved, lvt_err *e) {
     if (improved) t->best_val_loss = r->val_loss;
     if (train_history_push(t, r, e)) return LVT_ERROR;
-    lvt_log_info(&t->log, "epoch %d/%d [%s] train_loss %.6f train_cos %.4f | val_loss %.6f val_cos %.4f | lr %.3g | %.1fs",
-                 t->epoch, t->cfg->train.epochs, r->phase, r->train_loss, r->train_cos, r->val_loss, r->val_cos,
+    char bl[160], mini[96] = "", ctx[96];
+    train_baselines_flags(t, r, bl, sizeof bl);
+    train_context_flags(r, ctx, sizeof ctx);
+    if (isfinite(r->mini_cos_p1))
+        snprintf(mini, sizeof mini, "   mini-5CAT cos(+1) %.4f margin(+1) %.4f", r->mini_cos_p1, r->mini_margin);
+    lvt_log_info(&t->log, "epoch %d/%d [%s] train_loss %.6f train_cos %.4f | val_loss %.6f val_cos %.4f%s | lr %.3g | %.1fs",
+                 t->epoch, t->cfg->train.epochs, r->phase, r->train_loss, r->train_cos, r->val_loss, r->val_cos, bl,
                  r->lr, r->seconds);
-    lvt_log_info(&t->log, "  Margin(+1 vs last): %.4f   mini-5CAT cos(+1) %.4f margin(+1) %.4f%s", r->margin,
-                 r->mini_cos_p1, r->mini_margin, improved ? "   (best val loss)" : "");
+    lvt_log_info(&t->log, "  Margin(+1 vs last): %.4f%s%s%s", r->margin, mini, ctx, improved ? "   (best val loss)" : "");
     train_metrics_epoch(t, r);
     return LVT_OK;
 }
@@ -277,7 +281,9 @@ static int apply_tripwires(trainer *t, const epoch_rec *r, lvt_err *e) {
     for (int i = 0; t->comm->rank == 0 && i < cfg->n_tripwires; i++) {
         const lvt_tripwire *tw = &cfg->tripwires[i];
         if ((t->fired & (1ull << i)) || done_epoch < tw->epoch_lo || done_epoch > tw->epoch_hi) continue;
-        if (lvt_tripwire_holds(tw, metric_value(tw->metric, r))) decision[i] = 1;
+        lvt_tripwire at = *tw;
+        at.value = train_tripwire_threshold(t, tw);
+        if (lvt_tripwire_holds(&at, metric_value(tw->metric, r))) decision[i] = 1;
     }
     if (lvt_comm_allreduce_i64(t->comm, decision, LVT_MAX_TRIPWIRES, LVT_COMM_MAX, e)) return LVT_ERROR;
     int rollback = 0, lr_set = 0;
@@ -422,6 +428,7 @@ int lvt_train_run(const lvt_config *cfg, const lvt_train_opts *opts, lvt_comm *c
     signal(SIGUSR1, on_stop_signal);
     int rc = train_setup(t, cfg, opts, comm, e);
     if (rc == LVT_OK) rc = start_run(t, opts->resume, e);
+    if (rc == LVT_OK) rc = train_baselines(t, e);
     while (rc == LVT_OK && !t->preempted && !t->capped && t->epoch <= cfg->train.epochs) rc = epoch(t, e);
     if (rc == LVT_OK) summarise_run(t, out, t_start);
     signal(SIGTERM, SIG_DFL);

@@ -22,6 +22,7 @@ static const struct {
     {"train_dir", offsetof(epoch_rec, dir)},           {"train_future", offsetof(epoch_rec, fut)},
     {"train_anticopy", offsetof(epoch_rec, ac)},       {"lambda_dir_eff", offsetof(epoch_rec, lambda_eff)},
     {"mini5cat_cos_p1", offsetof(epoch_rec, mini_cos_p1)}, {"mini5cat_margin", offsetof(epoch_rec, mini_margin)},
+    {"mini5cat_ctx_shuffled", offsetof(epoch_rec, ctx_shuffled)},
 };
 #define N_REC_NUMBERS (sizeof REC_NUMBERS / sizeof REC_NUMBERS[0])
 
@@ -68,6 +69,7 @@ char *train_history_json(const trainer *t, int pretty) {
     cJSON_AddNumberToObject(root, "best_val_loss", isfinite(t->best_val_loss) ? t->best_val_loss : 0);
     cJSON_AddNumberToObject(root, "final_params", (double)t->model.n_params);
     cJSON_AddNumberToObject(root, "global_step", (double)t->global_step);
+    train_baselines_json(t, root);
     char *s = pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return s;

@@ -26,6 +26,7 @@ typedef struct epoch_rec {
     double train_loss, train_cos, mse, roll, dir, fut, ac, lambda_eff;
     double val_loss, val_cos, margin, val_cos_drop_pct;
     double mini_cos_p1, mini_margin;
+    double ctx_shuffled; /* the mini-5CAT's shuffled-context delta cos (test C), NaN when not run */
     double lr, seconds, samples_per_s;
     long steps;
 } epoch_rec;
@@ -88,6 +89,7 @@ typedef struct trainer {
     int preempted;        /* a stop signal ended the run */
     int capped;           /* train.max_steps ended the run inside an epoch */
     epoch_rec capped_rec; /* that epoch's validation */
+    struct { double copy_cos, copy_margin, mean_cos, mean_margin; } bl; /* val-store baselines */
     lvt_log log;
     char run_dir[LVT_PATH_MAX], ckpt_dir[LVT_PATH_MAX + 8];
     struct train_graph *graph; /* the graph step (train_graph.c); NULL: eager steps */
@@ -143,6 +145,16 @@ char *train_history_json(const trainer *t, int pretty);
 int train_history_load(trainer *t, const char *text, lvt_err *e);
 int train_history_push(trainer *t, const epoch_rec *r, lvt_err *e);
 int train_history_write(const trainer *t, lvt_err *e); /* rank 0: run_dir/training_history.json */
+
+/* train_baselines.c: the val-store baselines (computed at start, logged), the tripwire threshold
+ * (a baseline when tw->ref names one), the "baselines" JSON, and the epoch-line flags. The model
+ * "ignores its context" when |dcos(shuffled)| < TRAIN_CTX_SENS_MIN. */
+#define TRAIN_CTX_SENS_MIN 0.005
+int train_baselines(trainer *t, lvt_err *e);
+double train_tripwire_threshold(const trainer *t, const lvt_tripwire *tw);
+void train_baselines_json(const trainer *t, cJSON *root);
+void train_baselines_flags(const trainer *t, const epoch_rec *r, char *buf, size_t n);
+void train_context_flags(const epoch_rec *r, char *buf, size_t n);
 
 /* train_metrics.c: the metrics.jsonl records (rank 0; JSON built with cJSON). */
 void train_metrics_step(trainer *t, const step_out *so, double samples_per_s);

@@ -1,6 +1,7 @@
 /* train_validate.c — the per-epoch validation (docs/training.md, "Validation, per epoch"): val_loss
  * (MSE of the raw head output), val_cos and margin(+1 vs last) over every val window, split across
- * the ranks and reduced; then the mini-5CAT (test A of the eval module's battery) on rank 0. */
+ * the ranks and reduced; then the mini-5CAT (tests A and C of the eval module's battery: cos(+1),
+ * margin(+1) and the shuffled-context delta, the context sensitivity) on rank 0. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -59,7 +60,7 @@ static int val_metrics(trainer *t, epoch_rec *r, lvt_err *e) {
     return LVT_OK;
 }
 
-/* The mini-5CAT: test A (offset sweep) of lvt_eval_run on eval.mini5cat_samples val windows,
+/* The mini-5CAT: tests A (offset sweep) and C (ablations) of lvt_eval_run on eval.mini5cat_samples val windows,
  * the model as its predictor with the trainer's micro batch (so the activation plan is kept).
  * A battery that cannot run (e.g. no window has rows -3..+3) is logged and leaves NaN. */
 static int mini5cat(trainer *t, epoch_rec *r, lvt_err *e) {
@@ -71,13 +72,14 @@ static int mini5cat(trainer *t, epoch_rec *r, lvt_err *e) {
     eo.max_samples = t->cfg->eval.mini5cat_samples;
     eo.context_len = t->hb.L;
     eo.batch = t->micro;
-    eo.tests = LVT_EVAL_A;
+    eo.tests = LVT_EVAL_A | LVT_EVAL_C;
     eo.seed = t->cfg->train.seed;
     lvt_eval_metrics em;
     lvt_err ee;
     if (lvt_eval_run(&t->val, &p, &eo, &em, &ee) == LVT_OK) {
         r->mini_cos_p1 = em.a_cos_p1;
         r->mini_margin = em.a_margin;
+        r->ctx_shuffled = em.c_shuffled;
     } else {
         lvt_log_info(&t->log, "  mini-5CAT skipped: %s", ee.msg);
     }
@@ -87,11 +89,12 @@ static int mini5cat(trainer *t, epoch_rec *r, lvt_err *e) {
 
 int train_validate(trainer *t, epoch_rec *r, lvt_err *e) {
     if (val_metrics(t, r, e)) return LVT_ERROR;
-    r->mini_cos_p1 = r->mini_margin = NAN;
+    r->mini_cos_p1 = r->mini_margin = r->ctx_shuffled = NAN;
     if (t->comm->rank == 0 && t->cfg->eval.mini5cat_samples > 0 && mini5cat(t, r, e)) return LVT_ERROR;
-    double mm[2] = {r->mini_cos_p1, r->mini_margin};
+    double mm[3] = {r->mini_cos_p1, r->mini_margin, r->ctx_shuffled};
     if (lvt_comm_bcast(t->comm, mm, sizeof mm, 0, e)) return LVT_ERROR;
     r->mini_cos_p1 = mm[0];
     r->mini_margin = mm[1];
+    r->ctx_shuffled = mm[2];
     return LVT_OK;
 }
