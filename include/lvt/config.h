@@ -21,6 +21,7 @@ typedef enum { LVT_BACKEND_AUTO, LVT_BACKEND_CPU, LVT_BACKEND_CUDA } lvt_train_b
 typedef enum { LVT_TRAIN_MATH_FP32, LVT_TRAIN_MATH_TF32, LVT_TRAIN_MATH_BF16 } lvt_train_math; /* "fp32" | "tf32" | "bf16" */
 /* optim.schedule (the optimiser uses this enum itself) */
 typedef enum { LVT_SCHED_CONSTANT = 0, LVT_SCHED_PLATEAU = 1, LVT_SCHED_COSINE = 2 } lvt_sched_kind; /* "constant" | "plateau" | "cosine" */
+typedef enum { LVT_BASE_MSE, LVT_BASE_COSINE, LVT_BASE_MSE_COSINE } lvt_base_loss; /* "mse" | "cosine" | "mse+cosine" */
 typedef enum { LVT_ROLLOUT_GRAD_FULL, LVT_ROLLOUT_GRAD_FIRST } lvt_rollout_grad;   /* "full" | "first" */
 typedef enum { LVT_SUPERVISE_FLAT, LVT_SUPERVISE_TRUTH } lvt_rollout_supervise;    /* "flat" | "truth" */
 typedef enum { LVT_DIR_REF_PREV, LVT_DIR_REF_LAST } lvt_dir_ref;                   /* "prev" | "last" */
@@ -36,7 +37,7 @@ typedef enum {
 typedef enum {
     LVT_CHOICE_ARCH, LVT_CHOICE_SHARD, LVT_CHOICE_BACKEND, LVT_CHOICE_MATH, LVT_CHOICE_SCHEDULE,
     LVT_CHOICE_ROLLOUT_GRAD, LVT_CHOICE_ROLLOUT_SUPERVISE, LVT_CHOICE_DIR_REF, LVT_CHOICE_ADAPTIVE_DIR,
-    LVT_CHOICE_CONTEXT_DROP_MODE, LVT_CHOICE_METRIC
+    LVT_CHOICE_CONTEXT_DROP_MODE, LVT_CHOICE_METRIC, LVT_CHOICE_BASE_LOSS
 } lvt_choice;
 
 /* The JSON spelling of value v of a choice key ("first" for LVT_CHOICE_ROLLOUT_GRAD,
@@ -45,7 +46,7 @@ const char *lvt_config_choice_name(lvt_choice which, int v);
 
 /* The objective knobs (docs/loss.md). Curriculum phases and tripwires override these same names. */
 typedef struct lvt_objective_cfg {
-    char base_loss[16];         /* "mse" | "cosine" | "mse+cosine": the main and truth-rollout terms */
+    lvt_base_loss base_loss;    /* the main and truth-rollout terms (docs/loss.md) */
     double cosine_weight;       /* weight of the cosine part in "mse+cosine" */
     int rollout_h;              /* 0 = no rollout term */
     double lambda_roll;

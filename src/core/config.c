@@ -45,6 +45,8 @@ static const cfg_enum MATH_E[] = {
     {"fp32", LVT_TRAIN_MATH_FP32}, {"tf32", LVT_TRAIN_MATH_TF32}, {"bf16", LVT_TRAIN_MATH_BF16}, {NULL, 0}};
 static const cfg_enum SCHEDULE_E[] = {
     {"plateau", LVT_SCHED_PLATEAU}, {"cosine", LVT_SCHED_COSINE}, {"constant", LVT_SCHED_CONSTANT}, {NULL, 0}};
+static const cfg_enum BASE_LOSS_E[] = {
+    {"mse", LVT_BASE_MSE}, {"cosine", LVT_BASE_COSINE}, {"mse+cosine", LVT_BASE_MSE_COSINE}, {NULL, 0}};
 static const cfg_enum ROLLOUT_GRAD_E[] = {{"full", LVT_ROLLOUT_GRAD_FULL}, {"first", LVT_ROLLOUT_GRAD_FIRST}, {NULL, 0}};
 static const cfg_enum SUPERVISE_E[] = {{"flat", LVT_SUPERVISE_FLAT}, {"truth", LVT_SUPERVISE_TRUTH}, {NULL, 0}};
 static const cfg_enum DIR_REF_E[] = {{"prev", LVT_DIR_REF_PREV}, {"last", LVT_DIR_REF_LAST}, {NULL, 0}};
@@ -65,7 +67,7 @@ _Static_assert(sizeof(lvt_model_arch) == sizeof(int) && sizeof(lvt_data_shard) =
                    sizeof(lvt_sched_kind) == sizeof(int) && sizeof(lvt_rollout_grad) == sizeof(int) &&
                    sizeof(lvt_rollout_supervise) == sizeof(int) && sizeof(lvt_dir_ref) == sizeof(int) &&
                    sizeof(lvt_adaptive_dir) == sizeof(int) && sizeof(lvt_ctx_drop_mode) == sizeof(int) &&
-                   sizeof(lvt_tripwire_metric) == sizeof(int),
+                   sizeof(lvt_tripwire_metric) == sizeof(int) && sizeof(lvt_base_loss) == sizeof(int),
                "config enums must be int-sized");
 
 static const cfg_field MODEL_F[] = {
@@ -127,6 +129,8 @@ static const cfg_field OPTIM_F[] = {
 const cfg_section CFG_OPTIM = {"optim", OPTIM_F, COUNT(OPTIM_F)};
 
 static const cfg_field OBJECTIVE_F[] = {
+    O_ENUM(base_loss, BASE_LOSS_E, LVT_BASE_MSE, LVT_OV_BASE_LOSS),
+    O_DBL(cosine_weight, 0, INF, 0, 1.0, LVT_OV_COSINE_WEIGHT),
     O_INT(rollout_h, 0, 16, 0, LVT_OV_ROLLOUT_H),
     O_DBL(lambda_roll, 0, INF, 0, 0.0, LVT_OV_LAMBDA_ROLL),
     O_ENUM(rollout_grad, ROLLOUT_GRAD_E, LVT_ROLLOUT_GRAD_FULL, LVT_OV_ROLLOUT_GRAD),
@@ -232,7 +236,7 @@ const char *lvt_config_choice_name(lvt_choice which, int v) {
         [LVT_CHOICE_MATH] = MATH_E, [LVT_CHOICE_SCHEDULE] = SCHEDULE_E, [LVT_CHOICE_ROLLOUT_GRAD] = ROLLOUT_GRAD_E,
         [LVT_CHOICE_ROLLOUT_SUPERVISE] = SUPERVISE_E, [LVT_CHOICE_DIR_REF] = DIR_REF_E,
         [LVT_CHOICE_ADAPTIVE_DIR] = ADAPTIVE_E, [LVT_CHOICE_CONTEXT_DROP_MODE] = DROP_MODE_E,
-        [LVT_CHOICE_METRIC] = CFG_METRICS,
+        [LVT_CHOICE_METRIC] = CFG_METRICS, [LVT_CHOICE_BASE_LOSS] = BASE_LOSS_E,
     };
     const char *name = (unsigned)which < COUNT(LISTS) && LISTS[which] ? cfg_enum_name(LISTS[which], v) : NULL;
     return name ? name : "?";

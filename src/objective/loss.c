@@ -64,6 +64,8 @@ static loss_modes read_modes(const lvt_objective_cfg *obj, int L) {
     md.drop_mode = obj->context_drop_mode == LVT_CTX_DROP_ZERO   ? LVT_CONTEXT_DROP_ZERO
                    : obj->context_drop_mode == LVT_CTX_DROP_MEAN ? LVT_CONTEXT_DROP_MEAN
                                                                  : LVT_CONTEXT_DROP_NOISE;
+    md.w_mse = obj->base_loss != LVT_BASE_COSINE ? 1.0f : 0.0f;
+    md.w_cos = obj->base_loss == LVT_BASE_COSINE ? 1.0f : obj->base_loss == LVT_BASE_MSE_COSINE ? (float)obj->cosine_weight : 0.0f;
     return md;
 }
 
@@ -152,6 +154,7 @@ int lvt_loss_step(lvt_loss *l, lvt_model *m, const lvt_objective_cfg *obj,
     st.dp1 = loss_dpred(&st, 0);
     loss_term_mse(&st);
     loss_term_cos(&st);
+    if (st.md.w_cos > 0) loss_term_base_cos(&st);
     if (obj->lambda_dir > 0) loss_term_dir(&st);
     if (obj->lambda_fut > 0) loss_term_future(&st);
     if (obj->lambda_ac > 0) loss_term_anticopy(&st);

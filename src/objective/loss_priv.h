@@ -16,7 +16,7 @@ enum { S_SUMS = LVT_TERM_COUNT, S_SIG = S_SUMS, S_CNT2, S_CNT3, S_FIXED_END };
 #define S_FLAT(l, h) (S_FIXED_END + (h))
 #define S_TCNT(l, h) (S_FIXED_END + (l)->H + (h))
 #define S_SCRATCH(l) (S_FIXED_END + 2 * (l)->H)
-enum { X_SIGMEAN, X_DIRW, X_FUT3, X_FLAT, X_TMP, X_COUNT };
+enum { X_SIGMEAN, X_DIRW, X_FUT3, X_FLAT, X_TMP, X_BASECOS, X_COUNT };
 
 /* Weights of the directional guard (docs/loss.md, "adaptive λ"). */
 typedef enum { LOSS_ADAPT_OFF = 0, LOSS_ADAPT_BATCH, LOSS_ADAPT_SAMPLE } loss_adaptive;
@@ -29,6 +29,7 @@ typedef struct loss_modes {
     loss_adaptive adaptive;
     int ref_row;           /* context row of the directional reference: L-1 ("last") or L-2 */
     lvt_context_drop_mode drop_mode;
+    float w_mse, w_cos;    /* base_loss: mse (1, 0), cosine (0, 1), mse+cosine (1, cosine_weight) */
 } loss_modes;
 
 /* One lvt_loss_step call. */
@@ -67,6 +68,7 @@ void loss_rollout_stats(loss_step *st);
  * l->dpreds. Called in this order (the gradients of p_1 accumulate in it). */
 void loss_term_mse(loss_step *st);
 void loss_term_cos(loss_step *st);
+void loss_term_base_cos(loss_step *st);
 void loss_term_dir(loss_step *st);
 void loss_term_future(loss_step *st);
 void loss_term_anticopy(loss_step *st);

@@ -21,29 +21,34 @@ void loss_rollout_stats(loss_step *st) {
     }
 }
 
-/* term_1 = mean((p_1 - y)^2) over G×D, logged /H; dp_1 += 2 λ_roll/H (p_1 - y) / (G·D). */
+/* The base loss on unit rows p, t: w_mse ||p - t||^2 / D + w_cos (1 - p·t) = bw ||p - t||^2 / D
+ * with bw = w_mse + w_cos D / 2, since ||p - t||^2 = 2 (1 - p·t). (The two gradients differ by a
+ * multiple of p, which the normalisation's backward removes.) */
+static float base_weight(const loss_step *st) { return st->md.w_mse + st->md.w_cos * (float)st->D * 0.5f; }
+
+/* term_1 = bw mean((p_1 - y)^2) over G×D, logged /H; dp_1 += 2 bw λ_roll/H (p_1 - y) / (G·D). */
 static void rollout_first(loss_step *st, float lr_h) {
     const lvt_ops *o = st->o;
     lvt_backend *be = st->be;
     lvt_loss *l = st->l;
     const int B = st->B, D = st->D, H = st->H;
-    const float G = st->G;
+    const float G = st->G, bw = base_weight(st);
     o->copy(be, l->diff, st->p1, sizeof(float) * st->bd);
     o->axpy(be, -1.0f, st->y, l->diff, st->bd);
     o->dot_rows(be, l->diff, D, l->diff, D, loss_vec(st, V_TMP), B, D);
-    o->reduce_sum(be, loss_vec(st, V_TMP), B, 1.0f / (G * D * H), st->X + X_TMP);
+    o->reduce_sum(be, loss_vec(st, V_TMP), B, bw / (G * D * H), st->X + X_TMP);
     o->add(be, st->sc + LVT_TERM_ROLL, st->X + X_TMP, st->sc + LVT_TERM_ROLL, 1);
-    o->axpy(be, 2.0f * lr_h / (G * D), l->diff, st->dp1, st->bd);
+    o->axpy(be, 2.0f * bw * lr_h / (G * D), l->diff, st->dp1, st->bd);
 }
 
-/* Truth supervision of slot h: term = Σ_b m_b ||p_h - t_h||^2 / (cnt_h D) · frac (logged /H);
+/* Truth supervision of slot h: term = bw Σ_b m_b ||p_h - t_h||^2 / (cnt_h D) · frac (logged /H);
  * the gradient flows into p_h only ("full"). */
 static void rollout_truth(loss_step *st, int h, float lr_h) {
     const lvt_ops *o = st->o;
     lvt_backend *be = st->be;
     lvt_loss *l = st->l;
     const int B = st->B, D = st->D, H = st->H;
-    const float frac = st->frac;
+    const float frac = st->frac, bw = base_weight(st);
     const float *t = st->b->roll + (size_t)h * D;
     const float *cnt = st->sc + S_TCNT(l, h);
     o->copy_rows(be, l->diff, D, t, st->b->roll_h * D, B, D);
@@ -51,12 +56,12 @@ static void rollout_truth(loss_step *st, int h, float lr_h) {
     o->axpy(be, 1.0f, loss_pred(st, h), l->diff, st->bd);
     o->copy_rows(be, loss_vec(st, V_M2), 1, st->b->roll_mask + h, st->b->roll_h, B, 1);
     o->dot_rows(be, l->diff, D, l->diff, D, loss_vec(st, V_TMP), B, D);
-    o->vmap(be, LVT_VMAP_DIV_COUNT, loss_vec(st, V_TMP), cnt, 0, loss_vec(st, V_M2), frac / ((float)D * H), 0,
+    o->vmap(be, LVT_VMAP_DIV_COUNT, loss_vec(st, V_TMP), cnt, 0, loss_vec(st, V_M2), bw * frac / ((float)D * H), 0,
             loss_vec(st, V_HW), B);
     o->reduce_sum(be, loss_vec(st, V_HW), B, 1.0f, st->X + X_TMP);
     o->add(be, st->sc + LVT_TERM_ROLL, st->X + X_TMP, st->sc + LVT_TERM_ROLL, 1);
     if (st->md.full) {
-        o->vmap(be, LVT_VMAP_DIV_COUNT, loss_vec(st, V_M2), cnt, 0, NULL, 2.0f * lr_h * frac / (float)D, 0,
+        o->vmap(be, LVT_VMAP_DIV_COUNT, loss_vec(st, V_M2), cnt, 0, NULL, 2.0f * bw * lr_h * frac / (float)D, 0,
                 loss_vec(st, V_COEF), B);
         o->scale_rows_add(be, loss_vec(st, V_COEF), 1, 1.0f, l->diff, D, loss_dpred(st, h), D, B, D);
     }

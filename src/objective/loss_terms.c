@@ -22,13 +22,24 @@ void loss_term_mse(loss_step *st) {
     o->dot_rows(be, l->diff, st->D, l->diff, st->D, loss_vec(st, V_TMP), st->B, st->D);
     o->reduce_sum(be, loss_vec(st, V_TMP), st->B, 1.0f / (st->G * st->D), st->sc + LVT_TERM_MSE);
     o->copy(be, l->draw, l->diff, sizeof(float) * st->bd);
-    o->scale(be, l->draw, 2.0f / (st->G * st->D), st->bd);
+    o->scale(be, l->draw, st->md.w_mse * 2.0f / (st->G * st->D), st->bd);
 }
 
 /* ---- train cosine Σ_b p·y / G (logged only); keeps cos(p, y) per sample in V_CY ---- */
 void loss_term_cos(loss_step *st) {
     st->o->dot_rows(st->be, st->p1, st->D, st->y, st->D, loss_vec(st, V_CY), st->B, st->D);
     st->o->reduce_sum(st->be, loss_vec(st, V_CY), st->B, 1.0f / st->G, st->sc + LVT_TERM_COS);
+}
+
+/* ---- the cosine part of the base loss: Σ_b (1 - cos(raw_b, y_b)) / G into X_BASECOS ----
+ * cos(raw, y) = p_1·y: p_1 is raw normalised and the store's rows are unit (lvt_store_read
+ * L2-normalises them). Gradient dp_1 += -w_cos y / G; the model's backward through the
+ * normalisation turns it into d/draw. Needs V_CY (loss_term_cos). */
+void loss_term_base_cos(loss_step *st) {
+    const lvt_ops *o = st->o;
+    o->vmap(st->be, LVT_VMAP_AFFINE, st->sc + LVT_TERM_COS, NULL, 0, NULL, -1.0f, (float)st->B / st->G,
+            st->X + X_BASECOS, 1);
+    o->axpy(st->be, -st->md.w_cos / st->G, st->y, st->dp1, st->bd);
 }
 
 /* ---- directional guard with adaptive λ ---- */
@@ -141,12 +152,15 @@ void loss_term_anticopy(loss_step *st) {
     }
 }
 
-/* ---- total = MSE + λ_roll L_roll + (weighted dir) + λ_fut L_fut + λ_ac L_ac ---- */
+/* ---- total = base + λ_roll L_roll + (weighted dir) + λ_fut L_fut + λ_ac L_ac, with
+ * base = w_mse MSE + w_cos Σ_b (1 - cos) / G (objective.base_loss) ---- */
 void loss_total(loss_step *st) {
     const lvt_ops *o = st->o;
     const lvt_objective_cfg *obj = st->obj;
     float *sc = st->sc;
-    o->copy(st->be, sc + LVT_TERM_TOTAL, sc + LVT_TERM_MSE, sizeof(float));
+    o->zero(st->be, sc + LVT_TERM_TOTAL, sizeof(float));
+    if (st->md.w_mse > 0) o->axpy(st->be, st->md.w_mse, sc + LVT_TERM_MSE, sc + LVT_TERM_TOTAL, 1);
+    if (st->md.w_cos > 0) o->axpy(st->be, st->md.w_cos, st->X + X_BASECOS, sc + LVT_TERM_TOTAL, 1);
     if (obj->lambda_roll > 0) o->axpy(st->be, (float)obj->lambda_roll, sc + LVT_TERM_ROLL, sc + LVT_TERM_TOTAL, 1);
     if (obj->lambda_dir > 0) o->axpy(st->be, 1.0f, st->X + X_DIRW, sc + LVT_TERM_TOTAL, 1);
     if (obj->lambda_fut > 0) o->axpy(st->be, (float)obj->lambda_fut, sc + LVT_TERM_FUT, sc + LVT_TERM_TOTAL, 1);

@@ -35,7 +35,7 @@ want = {
             "nan_max_retries": 3, "cuda_graph": True},
   "optim": {"lr": 5e-4, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.01, "schedule": "plateau",
             "plateau": {"factor": 0.5, "patience": 3, "threshold": 1e-4}, "min_lr": 0.0},
-  "objective": {"rollout_h": 0, "lambda_roll": 0.0, "rollout_grad": "full", "rollout_supervise": "flat",
+  "objective": {"base_loss": "mse", "cosine_weight": 1.0, "rollout_h": 0, "lambda_roll": 0.0, "rollout_grad": "full", "rollout_supervise": "flat",
                 "flat_threshold": 0.95, "flat_scale": 10.0, "lambda_dir": 0.0, "margin_dir": 0.01,
                 "dir_ref": "prev", "adaptive_dir": "batch", "lambda_fut": 0.0, "margin_fut": 0.008,
                 "lambda_ac": 0.0, "margin_ac": 0.02, "context_drop_p": 0.0, "context_drop_mode": "noise"},

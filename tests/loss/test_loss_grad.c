@@ -31,7 +31,7 @@
 #define ATOL_REL 2e-3
 
 enum { C_MSE, C_ROLL, C_DIR, C_FUT, C_AC, C_TOTAL, C_N };
-static const char *cname[] = {"mse", "rollout", "dir", "future", "anticopy", "total"};
+static const char *cname[] = {"base", "rollout", "dir", "future", "anticopy", "total"};
 
 typedef struct {
     lvt_backend *be;
@@ -72,14 +72,21 @@ static void host_eval(const problem *P, const lvt_objective_cfg *o, const float 
     for (int b = 0; b < B; b++) cs += cosd(p + b * D, P->y + b * D);
     r->t[LVT_TERM_MSE] = mse;
     r->t[LVT_TERM_COS] = cs / B;
+    /* objective.base_loss: w_mse MSE + w_cos mean(1 - cos), on raw (main) and on p_h (rollout) */
+    const double w_mse = o->base_loss != LVT_BASE_COSINE ? 1.0 : 0.0;
+    const double w_cos = o->base_loss == LVT_BASE_COSINE ? 1.0 : o->base_loss == LVT_BASE_MSE_COSINE ? o->cosine_weight : 0.0;
+    double cosraw = 0;
+    for (int b = 0; b < B; b++) cosraw += (1.0 - cosd(raw + b * D, P->y + b * D)) / B;
+    const double base = w_mse * mse + w_cos * cosraw;
     /* rollout */
-    double term[HMAX] = {0};
+    double term[HMAX] = {0}, c1 = 0;
     for (int i = 0; i < B * D; i++) term[0] += ((double)p[i] - P->y[i]) * ((double)p[i] - P->y[i]);
-    term[0] /= B * D;
+    for (int b = 0; b < B; b++) c1 += (1.0 - cosd(p + b * D, P->y + b * D)) / B;
+    term[0] = w_mse * term[0] / (B * D) + w_cos * c1;
     for (int h = 1; h < H; h++) {
         const float *ph = preds + (size_t)h * B * D, *pp = preds + (size_t)(h - 1) * B * D;
         if (o->rollout_supervise == LVT_SUPERVISE_TRUTH) {
-            double s = 0, cnt = 0;
+            double s = 0, sc = 0, cnt = 0;
             for (int b = 0; b < B; b++) {
                 if (P->rollm[b * HMAX + h] == 0) continue;
                 cnt++;
@@ -87,8 +94,9 @@ static void host_eval(const problem *P, const lvt_objective_cfg *o, const float 
                     double d = (double)ph[b * D + j] - P->roll[(b * HMAX + h) * D + j];
                     s += d * d;
                 }
+                sc += 1.0 - cosd(ph + b * D, P->roll + (b * HMAX + h) * D);
             }
-            term[h] = cnt > 0 ? s / (cnt * D) : 0;
+            term[h] = cnt > 0 ? w_mse * s / (cnt * D) + w_cos * sc / cnt : 0;
         } else {
             double mc = 0;
             for (int b = 0; b < B; b++) mc += cosd(pp + b * D, ph + b * D);
@@ -141,7 +149,7 @@ static void host_eval(const problem *P, const lvt_objective_cfg *o, const float 
     r->t[LVT_TERM_FUT] = o->lambda_fut > 0 ? lfut : 0;
     r->t[LVT_TERM_AC] = o->lambda_ac > 0 ? lac : 0;
     r->t[LVT_TERM_LAMBDA_EFF] = o->lambda_dir > 0 ? lam_eff : 0;
-    r->c[C_MSE] = mse;
+    r->c[C_MSE] = base;
     r->c[C_ROLL] = o->lambda_roll * r->t[LVT_TERM_ROLL];
     r->c[C_DIR] = o->lambda_dir > 0 ? cdir : 0;
     r->c[C_FUT] = o->lambda_fut * r->t[LVT_TERM_FUT];
@@ -306,6 +314,8 @@ static void run_case(problem *P, gcase *gc) {
 static lvt_objective_cfg base_cfg(void) {
     lvt_objective_cfg o;
     memset(&o, 0, sizeof o);
+    o.base_loss = LVT_BASE_MSE;
+    o.cosine_weight = 1.0;
     o.rollout_grad = LVT_ROLLOUT_GRAD_FULL;
     o.rollout_supervise = LVT_SUPERVISE_FLAT;
     o.dir_ref = LVT_DIR_REF_PREV;
@@ -418,6 +428,8 @@ int main(void) {
         cases[nc++] = g;                                                                                  \
     } while (0)
     ADD("mse", C_MSE, 0, (void)o);
+    ADD("base cosine", C_MSE, 0, o->base_loss = LVT_BASE_COSINE);
+    ADD("base mse+cosine w=0.7", C_MSE, 0, o->base_loss = LVT_BASE_MSE_COSINE, o->cosine_weight = 0.7);
     ADD("rollout H=1", C_ROLL, 0, o->lambda_roll = 1, o->rollout_h = 1);
     ADD("rollout H=2 full flat", C_ROLL, 0, o->lambda_roll = 1, o->rollout_h = 2);
     ADD("rollout H=3 full flat", C_ROLL, 0, o->lambda_roll = 1, o->rollout_h = 3);
@@ -427,6 +439,11 @@ int main(void) {
         o->rollout_supervise = LVT_SUPERVISE_TRUTH);
     ADD("rollout H=3 first truth", C_ROLL, 1, o->lambda_roll = 1, o->rollout_h = 3,
         o->rollout_supervise = LVT_SUPERVISE_TRUTH, o->rollout_grad = LVT_ROLLOUT_GRAD_FIRST);
+    ADD("rollout H=3 full truth cos", C_ROLL, 0, o->lambda_roll = 1, o->rollout_h = 3,
+        o->rollout_supervise = LVT_SUPERVISE_TRUTH, o->base_loss = LVT_BASE_COSINE);
+    ADD("rollout H=3 first truth m+c", C_ROLL, 1, o->lambda_roll = 1, o->rollout_h = 3,
+        o->rollout_supervise = LVT_SUPERVISE_TRUTH, o->rollout_grad = LVT_ROLLOUT_GRAD_FIRST,
+        o->base_loss = LVT_BASE_MSE_COSINE, o->cosine_weight = 0.5);
     ADD("dir prev batch", C_DIR, 0, o->lambda_dir = 1);
     ADD("dir last batch", C_DIR, 0, o->lambda_dir = 1, o->dir_ref = LVT_DIR_REF_LAST);
     ADD("dir prev sample", C_DIR, 0, o->lambda_dir = 1, o->adaptive_dir = LVT_ADAPTIVE_SAMPLE);
@@ -438,6 +455,8 @@ int main(void) {
     ADD("all, H=3 full truth sample", C_TOTAL, 0, o->lambda_roll = 0.5, o->rollout_h = 3, o->lambda_dir = 0.5,
         o->adaptive_dir = LVT_ADAPTIVE_SAMPLE, o->rollout_supervise = LVT_SUPERVISE_TRUTH, o->lambda_fut = 0.5,
         o->lambda_ac = 0.5);
+    ADD("all, H=3 truth, cosine", C_TOTAL, 0, o->lambda_roll = 0.5, o->rollout_h = 3, o->lambda_dir = 0.5,
+        o->rollout_supervise = LVT_SUPERVISE_TRUTH, o->lambda_fut = 0.5, o->lambda_ac = 0.5, o->base_loss = LVT_BASE_COSINE);
     ADD("all + drop zero p=1", C_TOTAL, 0, o->lambda_roll = 0.5, o->rollout_h = 3, o->lambda_dir = 0.5,
         o->lambda_fut = 0.5, o->lambda_ac = 0.5, o->context_drop_p = 1, o->context_drop_mode = LVT_CTX_DROP_ZERO);
     ADD("all + drop mean p=1", C_TOTAL, 0, o->lambda_roll = 0.5, o->rollout_h = 2, o->lambda_dir = 0.5,
@@ -450,7 +469,7 @@ int main(void) {
     /* "full" reaches the parameters through the predicted context rows: its rollout gradient
      * differs from "first" (which the detached finite differences above pin down) */
     {
-        lvt_objective_cfg of = cases[3].o, o1 = cases[5].o;
+        lvt_objective_cfg of = cases[5].o, o1 = cases[7].o; /* H=3 full flat, H=3 first flat */
         size_t np = P.m.n_params;
         float *gf = malloc(sizeof(float) * np), *g1 = malloc(sizeof(float) * np);
         grad_of(&P, &of, gf);

@@ -98,6 +98,8 @@ int main(int argc, char **argv) {
     o.lambda_ac = 0.03, o.margin_ac = 0.04;
     o.context_drop_p = strcmp(drop, "none") ? 1.0 : 0.0;
     set_choice(&o, "context_drop_mode", strcmp(drop, "none") ? drop : "noise");
+    set_choice(&o, "base_loss", arg_str(argc, argv, "--base-loss", "mse"));
+    o.cosine_weight = arg_double(argc, argv, "--cosine-weight", 1.0);
     const int H = o.rollout_h < 1 ? 1 : o.rollout_h;
 
     lvt_err e = {{0}};
@@ -236,11 +238,12 @@ int main(int argc, char **argv) {
     fprintf(f, "{\"dim\": %d, \"d_model\": %d, \"n_heads\": %d, \"n_layers\": %d, \"ffn\": %d, \"context_len\": %d, "
                "\"batch\": %d, \"slots\": %d,\n",
             D, cfg.d_model, cfg.n_heads, cfg.n_layers, cfg.ffn_mult * cfg.d_model, L, B, n_slots);
-    fprintf(f, " \"objective\": {\"rollout_h\": %d, \"lambda_roll\": %.17g, \"rollout_grad\": \"%s\", "
+    fprintf(f, " \"objective\": {\"base_loss\": \"%s\", \"cosine_weight\": %.17g, \"rollout_h\": %d, \"lambda_roll\": %.17g, \"rollout_grad\": \"%s\", "
                "\"rollout_supervise\": \"%s\", \"flat_threshold\": %.17g, \"flat_scale\": %.17g, "
                "\"lambda_dir\": %.17g, \"margin_dir\": %.17g, \"dir_ref\": \"%s\", \"adaptive_dir\": \"%s\", "
                "\"lambda_fut\": %.17g, \"margin_fut\": %.17g, \"lambda_ac\": %.17g, \"margin_ac\": %.17g, "
                "\"context_drop_p\": %.17g, \"context_drop_mode\": \"%s\"},\n",
+            lvt_config_choice_name(LVT_CHOICE_BASE_LOSS, o.base_loss), o.cosine_weight,
             o.rollout_h, o.lambda_roll, lvt_config_choice_name(LVT_CHOICE_ROLLOUT_GRAD, o.rollout_grad),
             lvt_config_choice_name(LVT_CHOICE_ROLLOUT_SUPERVISE, o.rollout_supervise), o.flat_threshold, o.flat_scale,
             o.lambda_dir, o.margin_dir, lvt_config_choice_name(LVT_CHOICE_DIR_REF, o.dir_ref),

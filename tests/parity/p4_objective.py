@@ -51,6 +51,10 @@ CASES = [
     ("full-drop-mean", SMALL + ["--seed", "12", "--drop-mode", "mean", "--rollout-h", "2"]),
     ("full-drop-noise", ["63" if a == "64" else a for a in SMALL]  # odd D: the last pair is cut
      + ["--seed", "13", "--drop-mode", "noise"]),
+    ("full-truth-cosine", SMALL + ["--seed", "14", "--supervise", "truth", "--base-loss", "cosine"]),
+    ("first-truth-msecos", SMALL + ["--seed", "15", "--supervise", "truth", "--rollout-grad", "first",
+                                    "--base-loss", "mse+cosine", "--cosine-weight", "0.7"]),
+    ("full-flat-cosine", SMALL + ["--seed", "16", "--base-loss", "cosine"]),
     ("ref-shape-full", REF + ["--seed", "42"]),
 ]
 
@@ -96,11 +100,16 @@ def p4_objective(forward, ctx, y, fut, futm, roll, rollm, o, key=None):
     raw, p = forward(model_ctx, 0)
     mse = ((raw - y) ** 2).mean()
     cos_y = cosine(p, y)
+    # objective.base_loss: w_mse MSE + w_cos mean(1 - cos), on raw (main term) and on p_h (rollout)
+    bl = o.get("base_loss", "mse")
+    w_mse = 0.0 if bl == "cosine" else 1.0
+    w_cos = 1.0 if bl == "cosine" else (o["cosine_weight"] if bl == "mse+cosine" else 0.0)
+    base = w_mse * mse + w_cos * (1 - cosine(raw, y)).mean()
 
-    # rollout: unroll H steps; term 1 = mean((p_1 - y)^2), term h = flat penalty or truth MSE
+    # rollout: unroll H steps; term 1 = the base loss of p_1, term h = flat penalty or truth base loss
     H = o["rollout_h"] if (o["lambda_roll"] > 0 and o["rollout_h"] > 1) else 1
     first = o["rollout_grad"] == "first"
-    terms = [((p - y) ** 2).mean()]
+    terms = [w_mse * ((p - y) ** 2).mean() + w_cos * (1 - cosine(p, y)).mean()]
     preds, c = [p], model_ctx
     for h in range(2, H + 1):
         c = torch.cat([c[:, 1:], preds[-1][:, None]], dim=1)
@@ -111,9 +120,9 @@ def p4_objective(forward, ctx, y, fut, futm, roll, rollm, o, key=None):
             _, ph = forward(c, h - 1)
         if o["rollout_supervise"] == "truth":
             m = rollm[:, h - 1]
-            sq = ((ph - roll[:, h - 1]) ** 2).sum(dim=1)
+            sq = w_mse * ((ph - roll[:, h - 1]) ** 2).sum(dim=1) / D + w_cos * (1 - cosine(ph, roll[:, h - 1]))
             n = m.sum()
-            terms.append((m * sq).sum() / (n * D) if n > 0 else sq.sum() * 0)
+            terms.append((m * sq).sum() / n if n > 0 else sq.sum() * 0)
         else:
             terms.append(o["flat_scale"] * torch.relu(cosine(preds[-1], ph).mean() - o["flat_threshold"]))
         preds.append(ph)
@@ -144,7 +153,7 @@ def p4_objective(forward, ctx, y, fut, futm, roll, rollm, o, key=None):
     # anti-copy against every context chunk
     l_ac = torch.relu(o["margin_ac"] - (cos_y[:, None] - cosine(p[:, None], ctx))).mean()
 
-    total = (mse + o["lambda_roll"] * l_roll + (dir_part if lam > 0 else 0)
+    total = (base + o["lambda_roll"] * l_roll + (dir_part if lam > 0 else 0)
              + o["lambda_fut"] * l_fut + o["lambda_ac"] * l_ac)
     logged = {"total": total, "mse": mse, "rollout": l_roll if o["lambda_roll"] > 0 else 0 * mse,
               "dir": hinge.mean() if lam > 0 else 0 * mse, "future": l_fut if o["lambda_fut"] > 0 else 0 * mse,
@@ -245,10 +254,10 @@ def run_case(name, driver, args, tmp):
                 failures.append("%s: gradient rel diff %.3g > %.0e" % (k, rel, GRAD_RTOL))
         elif not diff <= GRAD_RTOL * gmax:
             failures.append("%s: small gradient abs diff %.3g" % (k, diff))
-    print("%-18s B=%d D=%d d=%d layers=%d H=%d %s/%s/%s/%s drop=%s: loss %.6f, terms worst rel %.1e "
+    print("%-18s B=%d D=%d d=%d layers=%d H=%d base=%s %s/%s/%s/%s drop=%s: loss %.6f, terms worst rel %.1e "
           "(nn.Module total %.1e); grads worst rel %.1e (%s) over %d tensors; ReLU flips %d; "
           "lvt %.1fs, total %.1fs"
-          % (name, B, D, meta["d_model"], nl, H, o["rollout_grad"], o["rollout_supervise"],
+          % (name, B, D, meta["d_model"], nl, H, o.get("base_loss", "mse"), o["rollout_grad"], o["rollout_supervise"],
              o["adaptive_dir"], o["dir_ref"], o["context_drop_mode"] if o["context_drop_p"] > 0 else "off",
              meta["terms"]["total"], worst_term, dev_m, worst_rel, worst_name.replace("transformer_decoder.", ""),
              n_sig, flips[0], t_c, time.time() - t0))
