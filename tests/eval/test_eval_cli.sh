@@ -64,7 +64,14 @@ assert g["margin"]["val"] == val["A"]["margin"] and g["rollout_cos"]["ood"] == o
 assert abs(val["C"]["repeat_last"]) < 1e-12
 assert abs(g["band_gap"]["value"] - abs(val["E"]["band_cos"] - ood["E"]["band_cos"])) < 1e-12
 assert r["checks_passed"] + r["checks_failed"] == 23
+# the baselines beside the gates: copy-last's equal the predictor's own (it is copy-last) on the same windows
+b = r["baselines"]
+for s, m in (("val", val), ("ood", ood)):
+    assert b["copy_last"][s + "_cos_p1"] == m["A"]["cos_p1"] and b["copy_last"][s + "_margin"] == m["A"]["margin"], b
+    assert b["mean_of_context"][s + "_cos_p1"] != m["A"]["cos_p1"], b
 PY
+grep -q "baseline copy-last .*predictor at or above it on VAL" "$T/out.txt" || bad "table lacks the copy-last baseline line"
+grep -q "baseline mean-of-context" "$T/out.txt" || bad "table lacks the mean-of-context baseline line"
 
 # mean baseline, all windows
 "$LVT_BIN" eval --baseline mean --val "$T/val.h5" --ood "$T/ood.h5" --max-samples 0 --horizon 3 \
