@@ -66,10 +66,10 @@ double train_tripwire_threshold(const trainer *t, const lvt_tripwire *tw) {
 void train_baselines_json(const trainer *t, cJSON *root) {
     cJSON *b = cJSON_AddObjectToObject(root, "baselines");
     cJSON *cl = cJSON_AddObjectToObject(b, "copy_last");
-    cJSON_AddNumberToObject(cl, "val_cos", t->bl.copy_cos);
+    cJSON_AddNumberToObject(cl, "cos", t->bl.copy_cos);
     cJSON_AddNumberToObject(cl, "margin", t->bl.copy_margin);
-    cJSON *mc = cJSON_AddObjectToObject(b, "mean_of_context");
-    cJSON_AddNumberToObject(mc, "val_cos", t->bl.mean_cos);
+    cJSON *mc = cJSON_AddObjectToObject(b, "mean_context");
+    cJSON_AddNumberToObject(mc, "cos", t->bl.mean_cos);
     cJSON_AddNumberToObject(mc, "margin", t->bl.mean_margin);
 }
 

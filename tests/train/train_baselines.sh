@@ -38,15 +38,15 @@ for a in range(len(off) - 1):
         cc.append(last @ y); cm.append(last @ y - 1.0)
         m = ctx.mean(axis=0); m /= np.linalg.norm(m)
         mc.append(m @ y); mm.append(m @ y - m @ last)
-want = {"copy_last": (np.mean(cc), np.mean(cm)), "mean_of_context": (np.mean(mc), np.mean(mm))}
+want = {"copy_last": (np.mean(cc), np.mean(cm)), "mean_context": (np.mean(mc), np.mean(mm))}
 h = json.load(open(run + "/training_history.json"))
 for k, (c, m) in want.items():
     got = h["baselines"][k]
-    assert abs(got["val_cos"] - c) < 1e-5 and abs(got["margin"] - m) < 1e-5, (k, got, c, m)
+    assert abs(got["cos"] - c) < 1e-5 and abs(got["margin"] - m) < 1e-5, (k, got, c, m)
 print("baselines: copy-last cos %.4f margin %.4f, mean-of-context cos %.4f margin %.4f"
-      % (want["copy_last"] + want["mean_of_context"]))
+      % (want["copy_last"] + want["mean_context"]))
 rec = h["history"][0]
-below = rec["val_cosine"] < h["baselines"]["copy_last"]["val_cos"]
+below = rec["val_cosine"] < h["baselines"]["copy_last"]["cos"]
 ev = [json.loads(l) for l in open(run + "/metrics.jsonl")]
 trip = [e["tripwire"] for e in ev if e.get("event") == "tripwire"]
 assert trip == [1 if below else 2], (trip, rec["val_cosine"], h["baselines"])
