@@ -25,6 +25,14 @@ cmake --build "$W/ref/build" -j"$(nproc)" --target lvt > "$W/ref-build.log"
 
 CUR="$PWD/$BUILD/lvt"
 REF="$W/ref/build/lvt"
+# Both sides on the same OpenBLAS kernels: lvt selects a core when OpenBLAS falls back to a generic
+# one (docs/bench.md, "BLAS core selection"), an older revision does not. A user's
+# OPENBLAS_CORETYPE wins; else the core the current lvt runs.
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  core=$("$CUR" --version | sed -n 's/.*, core \([A-Za-z0-9]*\).*/\1/p' | head -1)
+  [ -n "$core" ] && export OPENBLAS_CORETYPE="$core"
+fi
+echo "same-weights: OpenBLAS core ${OPENBLAS_CORETYPE:-default} for both"
 mkdir -p "$W/data" "$W/cfg"
 "$CUR" synth --splits --out "$W/data/quickstart.h5" --articles 300 --dim 64 --drift 1 --seed 1 > /dev/null
 cp configs/quickstart.json "$W/cfg/quickstart.json"
@@ -36,12 +44,13 @@ done
 
 fail=0
 for ck in last.h5 best.h5; do
-  # the whole file (params, optim, trainer state, config) except /extra/train.history, which
-  # holds wall-clock timings; the history's numbers are compared below without them
-  if ! h5diff -q --exclude-path /extra/train.history "$W/run-ref/ckpt/$ck" "$W/run-cur/ckpt/$ck" \
-      > /dev/null 2>&1; then
+  # the whole file (params, optim, trainer state) except /extra/train.history, which holds
+  # wall-clock timings (its numbers are compared below without them), and /config, the resolved
+  # config echo, which gains keys as features are added
+  X=(--exclude-path /extra/train.history --exclude-path /config)
+  if ! h5diff -q "${X[@]}" "$W/run-ref/ckpt/$ck" "$W/run-cur/ckpt/$ck" > /dev/null 2>&1; then
     echo "same-weights: $ck differs"
-    h5diff --exclude-path /extra/train.history "$W/run-ref/ckpt/$ck" "$W/run-cur/ckpt/$ck" | head -8
+    h5diff "${X[@]}" "$W/run-ref/ckpt/$ck" "$W/run-cur/ckpt/$ck" | head -8
     fail=1
   fi
 done

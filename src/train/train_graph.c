@@ -55,6 +55,8 @@ int train_graph_init(trainer *t, const lvt_train_opts *o, lvt_err *e) {
     char why[256];
     why_not(t, o, why, sizeof why);
     if (why[0]) {
+        /* a backend without graphs (the CPU) says nothing: there was nothing to capture */
+        if (t->cfg->train.cuda_graph && !lvt_graph_available(t->be) && !o->graph_emulate) return LVT_OK;
         lvt_log_info(&t->log, "cuda graph: off (%s)", why);
         return LVT_OK;
     }

@@ -9,7 +9,8 @@
 #include "train_priv.h"
 
 /* Add windows [i0, i0 + b) of the val store to sums (mse, cos, margin, count): one eval-mode
- * forward, then per window in double on the host. raw, pred: host scratch [b, D]. */
+ * forward, then the objective's validation sums (src/objective/loss_val.c: lvt_loss_val_sums).
+ * raw, pred: host scratch [b, D]. */
 static int val_batch(trainer *t, int64_t i0, int b, float *raw, float *pred, double sums[4], lvt_err *e) {
     const lvt_ops *o = t->be->ops;
     const int L = t->hb.L, D = t->hb.D;
@@ -19,21 +20,7 @@ static int val_batch(trainer *t, int64_t i0, int b, float *raw, float *pred, dou
     if (lvt_model_forward(&t->model, 0, t->d_ctx, b, 0, NULL, NULL, e)) return LVT_ERROR;
     o->to_host(t->be, raw, lvt_model_raw(&t->model, 0), sizeof(float) * (size_t)b * D);
     o->to_host(t->be, pred, lvt_model_pred(&t->model, 0), sizeof(float) * (size_t)b * D);
-    for (int j = 0; j < b; j++) {
-        const float *y = t->hb.target + (size_t)j * D, *last = t->hb.ctx + ((size_t)j * L + L - 1) * D;
-        const float *rr = raw + (size_t)j * D, *p = pred + (size_t)j * D;
-        double se = 0, cy = 0, cl = 0;
-        for (int k = 0; k < D; k++) {
-            double dlt = (double)rr[k] - y[k];
-            se += dlt * dlt;
-            cy += (double)p[k] * y[k];
-            cl += (double)p[k] * last[k];
-        }
-        sums[0] += se / D;
-        sums[1] += cy;
-        sums[2] += cy - cl;
-        sums[3] += 1;
-    }
+    lvt_loss_val_sums(sums, raw, pred, t->hb.ctx, t->hb.target, b, L, D);
     return LVT_OK;
 }
 
@@ -43,7 +30,7 @@ static int val_metrics(trainer *t, epoch_rec *r, lvt_err *e) {
     const int64_t n = t->wval.n_windows;
     const int W = t->comm->world, rk = t->comm->rank;
     int64_t lo = n * rk / W, hi = n * (rk + 1) / W;
-    double sums[4] = {0, 0, 0, 0}; /* mse, cos, margin, count */
+    double sums[LVT_VAL_COUNT] = {0}; /* mse, cos, margin, count (lvt_loss_val_sums) */
     float *raw = lvt_malloc(sizeof(float) * (size_t)t->micro * D, e);
     float *pred = raw ? lvt_malloc(sizeof(float) * (size_t)t->micro * D, e) : NULL;
     int rc = pred ? LVT_OK : LVT_ERROR;
@@ -52,38 +39,30 @@ static int val_metrics(trainer *t, epoch_rec *r, lvt_err *e) {
     free(raw);
     free(pred);
     if (rc) return rc;
-    if (lvt_comm_allreduce_f64(t->comm, sums, 4, LVT_COMM_SUM, e)) return LVT_ERROR;
-    if (sums[3] < 1) return lvt_errf(e, "validation store has no windows of context length %d", t->hb.L);
-    r->val_loss = sums[0] / sums[3];
-    r->val_cos = sums[1] / sums[3];
-    r->margin = sums[2] / sums[3];
+    if (lvt_comm_allreduce_f64(t->comm, sums, LVT_VAL_COUNT, LVT_COMM_SUM, e)) return LVT_ERROR;
+    if (sums[LVT_VAL_WINDOWS] < 1) return lvt_errf(e, "validation store has no windows of context length %d", t->hb.L);
+    r->val_loss = sums[LVT_VAL_MSE] / sums[LVT_VAL_WINDOWS];
+    r->val_cos = sums[LVT_VAL_COS] / sums[LVT_VAL_WINDOWS];
+    r->margin = sums[LVT_VAL_MARGIN] / sums[LVT_VAL_WINDOWS];
     return LVT_OK;
 }
 
-/* The mini-5CAT: tests A (offset sweep) and C (ablations) of lvt_eval_run on eval.mini5cat_samples val windows,
- * the model as its predictor with the trainer's micro batch (so the activation plan is kept).
- * A battery that cannot run (e.g. no window has rows -3..+3) is logged and leaves NaN. */
+/* The mini-5CAT: tests A (offset sweep) and C (ablations) of the eval module's battery on
+ * eval.mini5cat_samples val windows (lvt_eval_mini5cat_tests), with the trainer's micro batch (so
+ * the activation plan is kept). A battery that cannot run (e.g. no window has rows -3..+3) is
+ * logged and leaves NaN. */
 static int mini5cat(trainer *t, epoch_rec *r, lvt_err *e) {
-    lvt_model_predictor mp;
-    lvt_predictor p;
-    if (lvt_model_predictor_init(&mp, &t->model, t->micro, &p, e)) return LVT_ERROR;
-    lvt_eval_opts eo;
-    lvt_eval_opts_default(&eo);
-    eo.max_samples = t->cfg->eval.mini5cat_samples;
-    eo.context_len = t->hb.L;
-    eo.batch = t->micro;
-    eo.tests = LVT_EVAL_A | LVT_EVAL_C;
-    eo.seed = t->cfg->train.seed;
     lvt_eval_metrics em;
     lvt_err ee;
-    if (lvt_eval_run(&t->val, &p, &eo, &em, &ee) == LVT_OK) {
+    if (lvt_eval_mini5cat_tests(&t->val, &t->model, t->cfg->eval.mini5cat_samples, t->micro, t->cfg->train.seed,
+                                LVT_EVAL_A | LVT_EVAL_C, &em, &ee) == LVT_OK) {
         r->mini_cos_p1 = em.a_cos_p1;
         r->mini_margin = em.a_margin;
         r->ctx_shuffled = em.c_shuffled;
     } else {
-        lvt_log_info(&t->log, "  mini-5CAT skipped: %s", ee.msg);
+        lvt_log_info(&t->log, "  %s (skipped)", ee.msg);
     }
-    lvt_model_predictor_free(&mp);
+    (void)e;
     return LVT_OK;
 }
 
