@@ -36,6 +36,9 @@ typedef struct lvt_train_opts {
     int fault_nan_repeat; /* fault injection: poison that step each time it is reached (not once) */
     long fault_nan_step;  /* fault injection: poison one input value at this global step, once
                            * (-1: off) */
+    long fault_wait_stop; /* test hook: after global step k, wait (up to 120 s) for a stop signal
+                           * before the step boundary's agreement, so a signal test never races
+                           * the end of a fast run; 0: off */
     int graph_emulate;    /* run the CUDA-graph step (statistics on the backend, the device
                            * optimiser) eagerly on a backend without graphs: the CPU test of
                            * graph == eager (docs/cuda.md) */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lvt/blas.h"
 #include "train_priv.h"
@@ -159,6 +160,15 @@ static void count_step(trainer *t, epoch_run *ep, const step_out *so) {
         train_metrics_step(t, so, sps);
 }
 
+/* The test hook LVT_FAULT_WAIT_STOP=k: after global step k this process waits for its stop
+ * signal (up to 120 s, then carries on), so a signal test cannot lose the race against a run that
+ * ends before the signal arrives. */
+static void fault_wait_stop(const trainer *t) {
+    if (t->fault_wait_stop <= 0 || t->global_step != t->fault_wait_stop) return;
+    const struct timespec tick = {0, 10 * 1000 * 1000};
+    for (int i = 0; i < 12000 && !stop_requested; i++) nanosleep(&tick, NULL);
+}
+
 /* Preemption: every rank agrees at the step boundary; then last.h5 is written and the run stops. */
 static int check_preemption(trainer *t, lvt_err *e) {
     int64_t stop = stop_requested;
@@ -190,6 +200,7 @@ static int run_epoch(trainer *t, epoch_run *ep, int *rolled_back, lvt_err *e) {
             break;
         }
         count_step(t, ep, &so);
+        fault_wait_stop(t);
         rc = check_preemption(t, e);
     }
     t->train_seconds += lvt_now() - ep->t0;

@@ -83,6 +83,7 @@ typedef struct trainer {
     int fault_nan_done;
     int fault_nan_repeat; /* opts.fault_nan_repeat */
     long fault_kill_save; /* opts.fault_kill_save */
+    long fault_wait_stop; /* opts.fault_wait_stop */
     long saves;           /* checkpoint saves by this process */
     int64_t samples_run;  /* samples trained by this process */
     double train_seconds; /* time spent in training steps by this process */

@@ -35,6 +35,7 @@ static void init_state(trainer *t, const lvt_config *c, const lvt_train_opts *o,
     t->fault_nan_step = o->fault_nan_step;
     t->fault_nan_repeat = o->fault_nan_repeat;
     t->fault_kill_save = o->fault_kill_save;
+    t->fault_wait_stop = o->fault_wait_stop;
     t->nan_lr_scale = 1.0;
     t->allow_change = o->allow_change;
     t->lock_fd = -1;

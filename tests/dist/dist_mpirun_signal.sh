@@ -7,11 +7,11 @@
 source "$LVT_SOURCE_DIR/tests/dist/dist_common.sh" dist_mpirun_signal
 make_stores 32 200
 write_config "$T/p4.json" 32
-STEPS=100
+STEPS=100 # the signalled runs wait after step 20 for their signal (LVT_FAULT_WAIT_STOP)
 "${MPIRUN[@]}" -np 2 "$LVT" train "$T/p4.json" --run-dir "$T/full" --set train.max_steps=$STEPS > "$T/full.log" 2>&1 || { cat "$T/full.log"; fail "uninterrupted run"; }
 for sig in USR1 TERM; do
   R="$T/$sig"
-  "${MPIRUN[@]}" -np 2 "$LVT" train "$T/p4.json" --run-dir "$R" --set train.max_steps=$STEPS > "$R.log" 2>&1 &
+  LVT_FAULT_WAIT_STOP=20 "${MPIRUN[@]}" -np 2 "$LVT" train "$T/p4.json" --run-dir "$R" --set train.max_steps=$STEPS > "$R.log" 2>&1 &
   job=$!
   for _ in $(seq 600); do
     grep -q '"global_step":20,' "$R/metrics.jsonl" 2>/dev/null && break

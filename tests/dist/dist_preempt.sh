@@ -7,9 +7,10 @@ make_stores 32 200
 write_config "$T/p4.json" 32
 STEPS=100
 "${MPIRUN[@]}" -np 2 "$LVT" train "$T/p4.json" --run-dir "$T/full" --set train.max_steps=$STEPS > "$T/full.log" 2>&1 || { cat "$T/full.log"; fail "uninterrupted run"; }
-"${MPIRUN[@]}" -np 2 "$LVT" train "$T/p4.json" --run-dir "$T/pre" --set train.max_steps=$STEPS > "$T/pre.log" 2>&1 &
+LVT_FAULT_WAIT_STOP=20 "${MPIRUN[@]}" -np 2 "$LVT" train "$T/p4.json" --run-dir "$T/pre" --set train.max_steps=$STEPS > "$T/pre.log" 2>&1 &
 job=$!
-# wait for progress, then signal the rank processes (as SLURM does on preemption)
+# the ranks wait after step 20 for the signal (LVT_FAULT_WAIT_STOP: a fast machine would
+# otherwise finish the 100 steps first); wait for that progress, then signal the rank processes (as SLURM does on preemption)
 for _ in $(seq 600); do
   grep -q '"global_step":20,' "$T/pre/metrics.jsonl" 2>/dev/null && break
   sleep 0.05

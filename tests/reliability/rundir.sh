@@ -20,7 +20,8 @@ grep -q "already holds a run: continue it with --resume" "$T/again.log" || { cat
 grep -q "previous run was moved to $T/a/previous.1" "$T/a/training.log" || fail "restart not logged"
 # a run in progress holds the lock; SIGTERM stops it with exit 0 and a resumable checkpoint
 tiny_run "$T/long.json" 400
-"$LVT" train "$T/long.json" --run-dir "$T/b" > "$T/b.log" 2>&1 &
+# (it waits after step 300, inside epoch 2, for the signal: LVT_FAULT_WAIT_STOP)
+LVT_FAULT_WAIT_STOP=300 "$LVT" train "$T/long.json" --run-dir "$T/b" > "$T/b.log" 2>&1 &
 pid=$!
 for _ in $(seq 200); do [ -f "$T/b/ckpt/epoch_001.h5" ] && break; sleep 0.05; done
 [ -f "$T/b/ckpt/epoch_001.h5" ] || fail "long run did not start"
