@@ -18,6 +18,9 @@
 #define CKPT_VERSION 1
 #define CKPT_ARCH "transformer"
 #define CKPT_PATH_MAX 4096
+#define CKPT_MAX_STR (16 << 20)     /* longest string (attribute, /config) read: longer is corrupt */
+#define CKPT_MAX_EXTRA (1 << 24)    /* most elements of one /extra array */
+#define CKPT_MAX_ELEM_BYTES 16      /* no integer or float type is wider: a wider one is corrupt */
 
 void lvt_ckpt_info_init(lvt_ckpt_info *info) { memset(info, 0, sizeof *info); }
 
@@ -286,12 +289,20 @@ int lvt_ckpt_save(const char *path, const lvt_model *m, const lvt_optim *o,
 
 /* ---- reading ------------------------------------------------------------------------------------- */
 
+/* 1 when attribute a holds exactly one element (H5Aread writes every element into the buffer). */
+static int attr_is_scalar(hid_t a) {
+    hid_t sp = H5Aget_space(a);
+    int ok = sp >= 0 && H5Sget_simple_extent_npoints(sp) == 1;
+    if (sp >= 0) H5Sclose(sp);
+    return ok;
+}
+
 static int attr_read_i64(hid_t obj, const char *name, int64_t *v) {
     if (H5Aexists(obj, name) <= 0) return LVT_ERROR;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0) return LVT_ERROR;
     hid_t t = H5Aget_type(a);
-    int ok = H5Tget_class(t) == H5T_INTEGER && H5Aread(a, H5T_NATIVE_INT64, v) >= 0;
+    int ok = H5Tget_class(t) == H5T_INTEGER && attr_is_scalar(a) && H5Aread(a, H5T_NATIVE_INT64, v) >= 0;
     H5Tclose(t);
     H5Aclose(a);
     return ok ? LVT_OK : LVT_ERROR;
@@ -303,7 +314,7 @@ static int attr_read_f64(hid_t obj, const char *name, double *v) {
     if (a < 0) return LVT_ERROR;
     hid_t t = H5Aget_type(a);
     H5T_class_t c = H5Tget_class(t);
-    int ok = (c == H5T_FLOAT || c == H5T_INTEGER) && H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0;
+    int ok = (c == H5T_FLOAT || c == H5T_INTEGER) && attr_is_scalar(a) && H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0;
     H5Tclose(t);
     H5Aclose(a);
     return ok ? LVT_OK : LVT_ERROR;
@@ -316,7 +327,7 @@ static int attr_read_str(hid_t obj, const char *name, char *buf, size_t cap) {
     if (a < 0) return LVT_ERROR;
     hid_t t = H5Aget_type(a);
     int ok = 0;
-    if (H5Tget_class(t) == H5T_STRING) {
+    if (H5Tget_class(t) == H5T_STRING && attr_is_scalar(a)) {
         if (H5Tis_variable_str(t) > 0) {
             char *s = NULL;
             hid_t mt = H5Tcopy(H5T_C_S1);
@@ -327,7 +338,7 @@ static int attr_read_str(hid_t obj, const char *name, char *buf, size_t cap) {
                 ok = 1;
             }
             H5Tclose(mt);
-        } else {
+        } else if (H5Tget_size(t) <= CKPT_MAX_STR) {
             size_t n = H5Tget_size(t);
             char *s = calloc(n + 1, 1);
             hid_t mt = H5Tcopy(H5T_C_S1);
@@ -352,7 +363,7 @@ static char *dset_read_str(hid_t loc, const char *name) {
     if (d < 0) return NULL;
     hid_t t = H5Dget_type(d);
     char *out = NULL;
-    if (H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) <= 0) {
+    if (H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) <= 0 && H5Tget_size(t) <= CKPT_MAX_STR) {
         size_t n = H5Tget_size(t);
         out = calloc(n + 1, 1);
         hid_t mt = H5Tcopy(H5T_C_S1);
@@ -391,7 +402,9 @@ static herr_t read_extra_item(hid_t g, const char *name, const H5L_info_t *li, v
     hsize_t n = 0;
     if (rank == 1) H5Sget_simple_extent_dims(sp, &n, NULL);
     int rc = LVT_ERROR;
-    if (rank == 0 && c == H5T_INTEGER) {
+    if (n > CKPT_MAX_EXTRA || (c != H5T_STRING && H5Tget_size(t) > CKPT_MAX_ELEM_BYTES)) {
+        /* unreadable: corrupt sizes */
+    } else if (rank == 0 && c == H5T_INTEGER) {
         int64_t v;
         if (H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) >= 0)
             rc = lvt_kv_set_i64(x->set, name, v, x->e);
