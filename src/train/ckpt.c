@@ -688,6 +688,38 @@ done:
     return rc;
 }
 
+/* Before a model is built from a checkpoint's /model attributes: its layers must have tensors
+ * in /params and its float32 parameters (stored raw, as lvt writes them) must fit in the file, so
+ * that a small corrupt file cannot make lvt build a huge model. */
+static int ckpt_fits_file(const char *path, const lvt_model_cfg *cfg, lvt_err *e) {
+    h5_quiet q;
+    h5_quiet_on(&q);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t g = f >= 0 ? H5Gopen2(f, "params", H5P_DEFAULT) : -1;
+    H5G_info_t gi;
+    int have = g >= 0 && H5Gget_info(g, &gi) >= 0;
+    hsize_t size = 0;
+    if (f >= 0) H5Fget_filesize(f, &size);
+    if (g >= 0) H5Gclose(g);
+    if (f >= 0) H5Fclose(f);
+    h5_quiet_off(&q);
+    if (!have) return lvt_errf(e, "%s: group /params is missing or unreadable", path);
+    if ((hsize_t)cfg->n_layers > gi.nlinks)
+        return lvt_errf(e, "%s: /model.n_layers is %d but /params holds %llu tensors", path, cfg->n_layers,
+                        (unsigned long long)gi.nlinks);
+    /* input_proj (d_model x dim) and the layers' linear1 (ffn_mult d_model x d_model) alone must fit
+     * (in double: no overflow) before the exact count is taken */
+    double cap = (double)size / sizeof(float);
+    size_t n = (double)cfg->d_model * cfg->dim > cap ||
+                       (double)cfg->d_model * cfg->d_model * cfg->ffn_mult * cfg->n_layers > cap
+                   ? SIZE_MAX
+                   : lvt_model_param_count(cfg);
+    if (n > size / sizeof(float))
+        return lvt_errf(e, "%s: /model describes more float32 parameters than the file's %llu bytes hold "
+                        "(truncated or corrupt?)", path, (unsigned long long)size);
+    return LVT_OK;
+}
+
 int lvt_ckpt_load_any(const char *path, lvt_backend *be, int context_len_default, lvt_model *m,
                       lvt_err *e) {
     memset(m, 0, sizeof *m);
@@ -700,6 +732,7 @@ int lvt_ckpt_load_any(const char *path, lvt_backend *be, int context_len_default
         if (lvt_ckpt_read_info(path, &info, e)) return LVT_ERROR;
         cfg = info.model;
         lvt_ckpt_info_free(&info);
+        if (ckpt_fits_file(path, &cfg, e)) return LVT_ERROR;
         if (lvt_model_create(m, &cfg, be, e)) return lvt_err_prefix(e, "%s", path);
         if (lvt_ckpt_load(path, m, NULL, NULL, e)) {
             lvt_model_destroy(m);

@@ -34,9 +34,9 @@ inside_hdf5() {
   awk -v src="$SRC/" '
     /ERROR: (AddressSanitizer|libFuzzer: deadly signal|libFuzzer: timeout)/ { inerr = 1; next }
     /runtime error:|fuzz harness:|LeakSanitizer|out-of-memory/ { lvt = 1 }
-    inerr && !decided && /^ +#[0-9]+ / {
-      if ($0 ~ /in (__interceptor_|__asan_|__sanitizer|__ubsan|__lsan|fuzzer::|malloc|calloc|realloc|free|raise|abort|__GI_)/ ||
-          $0 ~ /libc\.so|libclang_rt/) next
+    # the first frame that is lvt source (compiled with -g: "in fn SRC/src/x.c:12") or in libhdf5
+    # decides; the sanitizer runtime, libFuzzer and libc frames in between are skipped
+    inerr && !decided && /^ +#[0-9]+ / && (index($0, " " src "src/") || index($0, " " src "tests/") || /libhdf5/) {
       hdf5 = ($0 ~ /libhdf5/); decided = 1 }
     /is located .*(src|tests)\// && index($0, src) { lvt = 1 }   # a global variable of lvt
     /allocated by thread|freed by thread|is located in stack of thread/ { inalloc = 1; next }
