@@ -67,5 +67,9 @@ if [ $n_lvt -gt 0 ]; then
   echo "once fixed, keep each as a regression: cp $W/lvt/<file> $DIR/regressions/$TGT/"
   exit 1
 fi
-if [ $rc -ne 0 ]; then tail -30 "$W/fuzz.log"; echo "FAIL: libFuzzer exited with $rc"; exit 1; fi
+# in fork mode libFuzzer exits with the code of the last failing job; with every failing input
+# classified above, only a run that failed without leaving one (or never finished) is an error
+if ! grep -q "^INFO: exiting:" "$W/fuzz.log" || { [ $rc -ne 0 ] && [ $n_hdf5 -eq 0 ]; }; then
+  tail -30 "$W/fuzz.log"; echo "FAIL: libFuzzer exited with $rc"; exit 1
+fi
 echo "fuzz_$TGT: passed"
