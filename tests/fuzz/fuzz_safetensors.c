@@ -9,6 +9,7 @@
 #include "fuzz_util.h"
 #include "lvt/ckpt.h"
 #include "lvt/model.h"
+#include "lvt/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_write_file("in.safetensors", data, size);
