@@ -14,6 +14,9 @@
 #define STORE_FORMAT "lvt-articles"
 #define STORE_VERSION 1
 #define CHUNK_TARGET_BYTES (1 << 20) /* automatic chunking: about 1 MiB of rows per chunk */
+#define MAX_ELEM_BYTES 16             /* no integer or float type is wider: a wider one is corrupt */
+#define MAX_COMPRESSION 1100.0        /* deflate stores at most ~1032 bytes of data per byte */
+#define MAX_ATTR_STR (1 << 20)        /* longest fixed-length string attribute read */
 
 /* HDF5 prints its error stack on stderr by default; lvt reports its own single message. */
 static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
@@ -359,9 +362,10 @@ static int read_attr_str(hid_t file, const char *path, const char *name, int req
         h5_close_any(mt);
     } else {
         size_t sz = H5Tget_size(ty);
-        char *buf = calloc(sz + 1, 1);
+        char *buf = sz <= MAX_ATTR_STR ? calloc(sz + 1, 1) : NULL;
         hid_t mt = H5Tcopy(ty);
-        if (!buf) rc = lvt_errf(e, "%s: out of memory reading attribute %s", path, name);
+        if (sz > MAX_ATTR_STR) rc = lvt_errf(e, "%s: root attribute %s is a %zu-byte string (corrupt?)", path, name, sz);
+        else if (!buf) rc = lvt_errf(e, "%s: out of memory reading attribute %s", path, name);
         else if (H5Aread(at, mt, buf) < 0)
             rc = lvt_errf(e, "%s: root attribute %s cannot be read", path, name);
         else {
@@ -398,6 +402,12 @@ static hid_t open_dataset(hid_t file, const char *path, const char *name, int ra
     else if (c != cls)
         lvt_errf(e, "%s: /%s: has a non-%s type, expected %s", path, name, want,
                  cls == H5T_FLOAT ? "float32" : "int64");
+    else if (H5Tget_size(ty) == 0 || H5Tget_size(ty) > MAX_ELEM_BYTES)
+        lvt_errf(e, "%s: /%s: has %zu-byte elements (a corrupt datatype)", path, name, H5Tget_size(ty));
+    else if ((double)H5Sget_simple_extent_npoints(sp) * (double)H5Tget_size(ty) >
+             (double)H5Dget_storage_size(ds) * MAX_COMPRESSION)
+        lvt_errf(e, "%s: /%s: has %lld elements but %llu bytes stored (a corrupt or unwritten dataset)", path,
+                 name, (long long)H5Sget_simple_extent_npoints(sp), (unsigned long long)H5Dget_storage_size(ds));
     else {
         H5Sget_simple_extent_dims(sp, dims, NULL);
         ok = 1;

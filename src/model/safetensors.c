@@ -13,6 +13,7 @@
 
 #define ST_PATH_MAX 4096
 #define ST_MAX_HEADER (100u << 20) /* the safetensors limit is 100 MB */
+#define ST_MAX_DIM (1 << 24)        /* largest dim / d_model / ffn_mult accepted (as checkpoints) */
 
 /* ---- export ------------------------------------------------------------------------------------ */
 
@@ -350,11 +351,16 @@ int lvt_safetensors_read_cfg(const char *path, int context_len_default, lvt_mode
         lvt_errf(e, "%s: input_proj.weight must be 2-D [d_model, dim]", path);
         goto done;
     }
+    if (t.shape[0] > ST_MAX_DIM || t.shape[1] > ST_MAX_DIM) {
+        lvt_errf(e, "%s: input_proj.weight has shape [%lld, %lld]: larger than lvt's models (%d)", path,
+                 (long long)t.shape[0], (long long)t.shape[1], ST_MAX_DIM);
+        goto done;
+    }
     cfg->d_model = (int)t.shape[0];
     cfg->dim = (int)t.shape[1];
     if (count_layers(&s, &cfg->n_layers, e)) goto done;
     if (entry_shape(&s, "transformer_decoder.layers.0.linear1.weight", &t, e)) goto done;
-    if (t.ndim != 2 || cfg->d_model <= 0 || t.shape[0] % cfg->d_model) {
+    if (t.ndim != 2 || cfg->d_model <= 0 || t.shape[0] % cfg->d_model || t.shape[0] / cfg->d_model > ST_MAX_DIM) {
         lvt_errf(e, "%s: linear1.weight has a shape that is not [ffn_mult * d_model, d_model]", path);
         goto done;
     }
@@ -376,6 +382,14 @@ int lvt_safetensors_read_cfg(const char *path, int context_len_default, lvt_mode
     cfg->dropout = 0.1f;
     const cJSON *dv = meta ? cJSON_GetObjectItemCaseSensitive(meta, "dropout") : NULL;
     if (cJSON_IsString(dv)) cfg->dropout = (float)atof(dv->valuestring);
+    /* memory bounded by the file: the model needs at least 2 bytes (F16/BF16) per parameter (a
+     * layer needs only one small tensor to be counted, found by fuzz_safetensors' limit) */
+    size_t n_params = lvt_model_param_count(cfg);
+    if (n_params > (s.size - s.data_start) / 2) {
+        lvt_errf(e, "%s: the tensor shapes describe a model of %zu parameters, more than the file's %zu data "
+                 "bytes can hold", path, n_params, s.size - s.data_start);
+        goto done;
+    }
     rc = LVT_OK;
 done:
     st_close(&s);

@@ -18,6 +18,9 @@
 #define CKPT_VERSION 1
 #define CKPT_ARCH "transformer"
 #define CKPT_PATH_MAX 4096
+#define CKPT_MAX_STR (16 << 20)     /* longest string (attribute, /config) read: longer is corrupt */
+#define CKPT_MAX_EXTRA (1 << 24)    /* most elements of one /extra array */
+#define CKPT_MAX_ELEM_BYTES 16      /* no integer or float type is wider: a wider one is corrupt */
 
 void lvt_ckpt_info_init(lvt_ckpt_info *info) { memset(info, 0, sizeof *info); }
 
@@ -286,12 +289,20 @@ int lvt_ckpt_save(const char *path, const lvt_model *m, const lvt_optim *o,
 
 /* ---- reading ------------------------------------------------------------------------------------- */
 
+/* 1 when attribute a holds exactly one element (H5Aread writes every element into the buffer). */
+static int attr_is_scalar(hid_t a) {
+    hid_t sp = H5Aget_space(a);
+    int ok = sp >= 0 && H5Sget_simple_extent_npoints(sp) == 1;
+    if (sp >= 0) H5Sclose(sp);
+    return ok;
+}
+
 static int attr_read_i64(hid_t obj, const char *name, int64_t *v) {
     if (H5Aexists(obj, name) <= 0) return LVT_ERROR;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0) return LVT_ERROR;
     hid_t t = H5Aget_type(a);
-    int ok = H5Tget_class(t) == H5T_INTEGER && H5Aread(a, H5T_NATIVE_INT64, v) >= 0;
+    int ok = H5Tget_class(t) == H5T_INTEGER && attr_is_scalar(a) && H5Aread(a, H5T_NATIVE_INT64, v) >= 0;
     H5Tclose(t);
     H5Aclose(a);
     return ok ? LVT_OK : LVT_ERROR;
@@ -303,7 +314,7 @@ static int attr_read_f64(hid_t obj, const char *name, double *v) {
     if (a < 0) return LVT_ERROR;
     hid_t t = H5Aget_type(a);
     H5T_class_t c = H5Tget_class(t);
-    int ok = (c == H5T_FLOAT || c == H5T_INTEGER) && H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0;
+    int ok = (c == H5T_FLOAT || c == H5T_INTEGER) && attr_is_scalar(a) && H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0;
     H5Tclose(t);
     H5Aclose(a);
     return ok ? LVT_OK : LVT_ERROR;
@@ -316,7 +327,7 @@ static int attr_read_str(hid_t obj, const char *name, char *buf, size_t cap) {
     if (a < 0) return LVT_ERROR;
     hid_t t = H5Aget_type(a);
     int ok = 0;
-    if (H5Tget_class(t) == H5T_STRING) {
+    if (H5Tget_class(t) == H5T_STRING && attr_is_scalar(a)) {
         if (H5Tis_variable_str(t) > 0) {
             char *s = NULL;
             hid_t mt = H5Tcopy(H5T_C_S1);
@@ -327,7 +338,7 @@ static int attr_read_str(hid_t obj, const char *name, char *buf, size_t cap) {
                 ok = 1;
             }
             H5Tclose(mt);
-        } else {
+        } else if (H5Tget_size(t) <= CKPT_MAX_STR) {
             size_t n = H5Tget_size(t);
             char *s = calloc(n + 1, 1);
             hid_t mt = H5Tcopy(H5T_C_S1);
@@ -352,7 +363,7 @@ static char *dset_read_str(hid_t loc, const char *name) {
     if (d < 0) return NULL;
     hid_t t = H5Dget_type(d);
     char *out = NULL;
-    if (H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) <= 0) {
+    if (H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) <= 0 && H5Tget_size(t) <= CKPT_MAX_STR) {
         size_t n = H5Tget_size(t);
         out = calloc(n + 1, 1);
         hid_t mt = H5Tcopy(H5T_C_S1);
@@ -391,7 +402,9 @@ static herr_t read_extra_item(hid_t g, const char *name, const H5L_info_t *li, v
     hsize_t n = 0;
     if (rank == 1) H5Sget_simple_extent_dims(sp, &n, NULL);
     int rc = LVT_ERROR;
-    if (rank == 0 && c == H5T_INTEGER) {
+    if (n > CKPT_MAX_EXTRA || (c != H5T_STRING && H5Tget_size(t) > CKPT_MAX_ELEM_BYTES)) {
+        /* unreadable: corrupt sizes */
+    } else if (rank == 0 && c == H5T_INTEGER) {
         int64_t v;
         if (H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) >= 0)
             rc = lvt_kv_set_i64(x->set, name, v, x->e);
@@ -675,6 +688,38 @@ done:
     return rc;
 }
 
+/* Before a model is built from a checkpoint's /model attributes: its layers must have tensors
+ * in /params and its float32 parameters (stored raw, as lvt writes them) must fit in the file, so
+ * that a small corrupt file cannot make lvt build a huge model. */
+static int ckpt_fits_file(const char *path, const lvt_model_cfg *cfg, lvt_err *e) {
+    h5_quiet q;
+    h5_quiet_on(&q);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t g = f >= 0 ? H5Gopen2(f, "params", H5P_DEFAULT) : -1;
+    H5G_info_t gi;
+    int have = g >= 0 && H5Gget_info(g, &gi) >= 0;
+    hsize_t size = 0;
+    if (f >= 0) H5Fget_filesize(f, &size);
+    if (g >= 0) H5Gclose(g);
+    if (f >= 0) H5Fclose(f);
+    h5_quiet_off(&q);
+    if (!have) return lvt_errf(e, "%s: group /params is missing or unreadable", path);
+    if ((hsize_t)cfg->n_layers > gi.nlinks)
+        return lvt_errf(e, "%s: /model.n_layers is %d but /params holds %llu tensors", path, cfg->n_layers,
+                        (unsigned long long)gi.nlinks);
+    /* input_proj (d_model x dim) and the layers' linear1 (ffn_mult d_model x d_model) alone must fit
+     * (in double: no overflow) before the exact count is taken */
+    double cap = (double)size / sizeof(float);
+    size_t n = (double)cfg->d_model * cfg->dim > cap ||
+                       (double)cfg->d_model * cfg->d_model * cfg->ffn_mult * cfg->n_layers > cap
+                   ? SIZE_MAX
+                   : lvt_model_param_count(cfg);
+    if (n > size / sizeof(float))
+        return lvt_errf(e, "%s: /model describes more float32 parameters than the file's %llu bytes hold "
+                        "(truncated or corrupt?)", path, (unsigned long long)size);
+    return LVT_OK;
+}
+
 int lvt_ckpt_load_any(const char *path, lvt_backend *be, int context_len_default, lvt_model *m,
                       lvt_err *e) {
     memset(m, 0, sizeof *m);
@@ -687,6 +732,7 @@ int lvt_ckpt_load_any(const char *path, lvt_backend *be, int context_len_default
         if (lvt_ckpt_read_info(path, &info, e)) return LVT_ERROR;
         cfg = info.model;
         lvt_ckpt_info_free(&info);
+        if (ckpt_fits_file(path, &cfg, e)) return LVT_ERROR;
         if (lvt_model_create(m, &cfg, be, e)) return lvt_err_prefix(e, "%s", path);
         if (lvt_ckpt_load(path, m, NULL, NULL, e)) {
             lvt_model_destroy(m);

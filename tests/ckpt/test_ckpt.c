@@ -349,7 +349,10 @@ int main(void) {
              "\"transformer_decoder.layers.0.linear1.weight\":{\"dtype\":\"F32\",\"shape\":[32,8],\"data_offsets\":[384,1408]},"
              "\"transformer_decoder.layers.1.norm1.bias\":{\"dtype\":\"F32\",\"shape\":[8],\"data_offsets\":[1408,1440]},"
              "\"transformer_decoder.layers.2.norm1.bias\":{\"dtype\":\"F32\",\"shape\":[8],\"data_offsets\":[1440,1472]}}");
-    write_st(p2, hdr, 1472);
+    /* the file must also be large enough for the model it describes (2 bytes per parameter) */
+    lvt_model_cfg want3 = {12, 8, 8, 3, 4, 4, 0.1f};
+    size_t need = 2 * lvt_model_param_count(&want3);
+    write_st(p2, hdr, need > 1472 ? need : 1472);
     CHECK(lvt_safetensors_read_cfg(p2, 4, &icfg, &heads_meta, &e) == 0, "infer no-meta: %s", e.msg);
     CHECK(icfg.dim == 12 && icfg.d_model == 8 && icfg.n_layers == 3 && icfg.ffn_mult == 4 && icfg.n_heads == 8 &&
               icfg.context_len == 4 && !heads_meta,

@@ -60,7 +60,8 @@ def main():
         check(math.isclose(x["samples_per_s"], B * x["steps_per_s"], rel_tol=1e-3), "%s samples/s" % ph)
         mult = 3 if ph == "train" else 1
         want = mult * r["flops_fwd_per_sample"] * B / (x["ms_per_step"] * 1e-3) * 1e-9
-        check(math.isclose(x["gflops"], want, rel_tol=2e-3), "%s gflops %g vs %g" % (ph, x["gflops"], want))
+        # gflops is printed with 3 decimals: allow half a unit of the last one (a slow run, e.g. under ASan)
+        check(math.isclose(x["gflops"], want, rel_tol=2e-3, abs_tol=5e-4), "%s gflops %g vs %g" % (ph, x["gflops"], want))
     check(math.isfinite(r["last_loss"]) and r["last_loss"] > 0 and r["last_grad_norm"] > 0, "loss/norm %r" % r)
     # the PyTorch counterpart runs on the same config and agrees on the shape
     p = subprocess.run([sys.executable, os.path.join(SRC, "bench", "pytorch_ref.py"), cfg, "--steps", "2",

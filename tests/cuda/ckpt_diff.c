@@ -52,10 +52,11 @@ int main(int argc, char **argv) {
     int64_t sa, sb;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
-    if (load(argv[1], be, &a, &ha, &sa) || load(argv[2], be, &b, &hb, &sb)) return 2;
+    int rc = 2; /* every exit frees what was loaded (the sanitizer run checks for leaks) */
+    if (load(argv[1], be, &a, &ha, &sa) || load(argv[2], be, &b, &hb, &sb)) goto done;
     if (memcmp(&a.cfg, &b.cfg, sizeof a.cfg) != 0 || a.n_params != b.n_params || a.n_tensors != b.n_tensors) {
         fprintf(stderr, "ckpt_diff: the two models differ in shape\n");
-        return 2;
+        goto done;
     }
     double worst = 0;
     int where = -1;
@@ -64,7 +65,7 @@ int main(int argc, char **argv) {
         for (size_t i = ti->offset; i < ti->offset + ti->numel; i++) {
             if (!isfinite(ha[i]) || !isfinite(hb[i])) {
                 fprintf(stderr, "ckpt_diff: %s: non-finite value at element %zu\n", ti->name, i - ti->offset);
-                return 2;
+                goto done;
             }
             double d = fabs((double)ha[i] - (double)hb[i]);
             if (d > worst) {
@@ -77,9 +78,11 @@ int main(int argc, char **argv) {
     printf("ckpt_diff: max |a-b| = %.3e (%s) over %d tensors, %zu parameters; steps %lld / %lld; %s %g: %s\n", worst,
            where >= 0 ? a.tensors[where].name : "all equal", a.n_tensors, a.n_params, (long long)sa, (long long)sb,
            moved ? "must exceed" : "tolerance", tol, ok ? "ok" : "FAILED");
+    rc = ok ? 0 : 1;
+done:
     free(ha), free(hb);
     lvt_model_destroy(&a);
     lvt_model_destroy(&b);
     lvt_backend_destroy(be);
-    return ok ? 0 : 1;
+    return rc;
 }

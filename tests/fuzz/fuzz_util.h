@@ -1,0 +1,34 @@
+/* fuzz_util.h — what the libFuzzer targets of tests/fuzz/ share (docs/reliability.md): the input
+ * bytes written to a per-process scratch file (the openers under test take paths), a quiet error
+ * carrier, and the CPU backend the model-loading targets create once per process. Each target
+ * defines LLVMFuzzerTestOneInput; libFuzzer (fuzz build) or replay_main.c (every build) calls it. */
+#ifndef LVT_FUZZ_UTIL_H
+#define LVT_FUZZ_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lvt/ops.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Write data to the scratch file "<dir>/lvt-fuzz-<pid>-<name>" (dir: $LVT_FUZZ_TMP, $TMPDIR or
+ * /tmp; removed at exit) and return its path (valid until the next call with the same name).
+ * Aborts when the file cannot be written: that is the harness failing, not the code under test. */
+const char *fuzz_write_file(const char *name, const uint8_t *data, size_t size);
+
+/* The path of scratch file name (for outputs the code under test writes), without creating it. */
+const char *fuzz_scratch_path(const char *name);
+
+/* The CPU backend, created on the first call (aborts if that fails). */
+lvt_backend *fuzz_cpu_backend(void);
+
+/* One allocation by lvt's code above this is a finding (fuzz_util.c wraps malloc, calloc, realloc
+ * and aligned_alloc): the inputs are at most a few hundred KB, so memory must stay bounded by the
+ * file, not by sizes written in it. */
+#define FUZZ_ALLOC_LIMIT ((size_t)256 << 20)
+
+/* A harness invariant broke: print what and abort (libFuzzer then keeps the input as a crash). */
+void fuzz_fail(const char *what, const char *detail);
+
+#endif

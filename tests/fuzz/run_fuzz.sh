@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# run_fuzz.sh BIN TARGET SECONDS OUTDIR [DICT] — one bounded libFuzzer run (ctest test fuzz_<target>,
+# docs/reliability.md). Fuzzes for SECONDS (fork mode: a crash ends one job, not the run) from the
+# committed seeds (corpus/<target>/) and past crashes (regressions/<target>/); new inputs go to
+# OUTDIR/<target>/corpus (kept between local runs). Limits: one allocation by lvt's code over
+# 256 MB (fuzz_util.c; libFuzzer's own per-malloc limit is lifted because it would also count what
+# HDF5 allocates from a corrupt header), an RSS over 2 GB, one input running over 20 s.
+# Every failing input is replayed and its report classified:
+#   lvt      — anything in lvt's code: sanitizer report, harness invariant, leak, limit, timeout.
+#              The test fails; keep the input as a regression once fixed:
+#                cp OUTDIR/<target>/lvt/<file> tests/fuzz/regressions/<target>/
+#   hdf5     — a crash or hang inside the (uninstrumented) HDF5 library itself on a corrupt file:
+#              the first frame outside the sanitizer runtime and libc is in libhdf5, and the memory
+#              involved is not lvt's (no lvt frame where it was allocated, freed or on the stack).
+#              Counted and kept in OUTDIR/<target>/hdf5/; not a failure.
+set -u
+BIN=$1 TGT=$2 SECS=$3 OUT=$4 DICTFILE=${5:-}
+DIR=${LVT_FUZZ_DIR:?}
+SRC=$(cd "$DIR/../.." && pwd)
+W="$OUT/$TGT"
+rm -rf "$W/artifacts" "$W/lvt" "$W/hdf5"
+mkdir -p "$W/corpus" "$W/artifacts" "$W/lvt" "$W/hdf5"
+DICT=()
+[ -n "$DICTFILE" ] && DICT=(-dict="$DICTFILE")
+"$BIN" -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 -max_total_time="$SECS" \
+  -rss_limit_mb=2048 -malloc_limit_mb=1048576 -timeout=20 -artifact_prefix="$W/artifacts/" \
+  "${DICT[@]}" "$W/corpus" "$DIR/corpus/$TGT" "$DIR/regressions/$TGT" > "$W/fuzz.log" 2>&1
+rc=$?
+last=$(grep -E "^#[0-9]+: cov:" "$W/fuzz.log" | tail -1)
+execs=$(echo "$last" | sed -E 's/^#([0-9]+):.*/\1/')
+
+# 1 when the report in $1 is a crash inside HDF5 (see the header), 0 otherwise.
+inside_hdf5() {
+  awk -v src="$SRC/" '
+    /ERROR: (AddressSanitizer|libFuzzer: deadly signal|libFuzzer: timeout)/ { inerr = 1; next }
+    /runtime error:|fuzz harness:|LeakSanitizer|out-of-memory/ { lvt = 1 }
+    # the first frame that is lvt source (compiled with -g: "in fn SRC/src/x.c:12") or in libhdf5
+    # decides; the sanitizer runtime, libFuzzer and libc frames in between are skipped
+    inerr && !decided && /^ +#[0-9]+ / && (index($0, " " src "src/") || index($0, " " src "tests/") || /libhdf5/) {
+      hdf5 = ($0 ~ /libhdf5/); decided = 1 }
+    /is located .*(src|tests)\// && index($0, src) { lvt = 1 }   # a global variable of lvt
+    /allocated by thread|freed by thread|is located in stack of thread/ { inalloc = 1; next }
+    inalloc && /^ +#[0-9]+ / && (index($0, " " src "src/") || index($0, " " src "tests/")) { lvt = 1 }
+    inalloc && /^$/ { inalloc = 0 }
+    END { print (hdf5 && !lvt) ? 1 : 0 }' "$1"
+}
+
+n_lvt=0 n_hdf5=0
+for a in "$W"/artifacts/*; do
+  [ -f "$a" ] || continue
+  "$BIN" -rss_limit_mb=2048 -malloc_limit_mb=1048576 -timeout=20 "$a" > "$a.report" 2>&1
+  if [ "$(inside_hdf5 "$a.report")" = 1 ]; then
+    mv "$a" "$a.report" "$W/hdf5/"; n_hdf5=$((n_hdf5 + 1))
+  else
+    mv "$a" "$a.report" "$W/lvt/"; n_lvt=$((n_lvt + 1))
+  fi
+done
+echo "fuzz_$TGT: $SECS s, $execs executions ($last)"
+echo "fuzz_$TGT: corpus $(ls "$W/corpus" | wc -l) inputs; failing inputs: lvt $n_lvt, inside HDF5 $n_hdf5"
+for r in "$W"/hdf5/*.report; do
+  [ -f "$r" ] || continue
+  echo "  inside HDF5: $(basename "${r%.report}"): $(grep -m1 -E "ERROR:|SUMMARY" "$r" | cut -c1-150)"
+done
+if [ $n_lvt -gt 0 ]; then
+  for r in "$W"/lvt/*.report; do echo "== $(basename "${r%.report}")"; grep -v "^INFO\|^\*\*\*" "$r" | head -40; done
+  echo "FAIL: fuzz_$TGT found $n_lvt failing input(s) in lvt, kept in $W/lvt/"
+  echo "once fixed, keep each as a regression: cp $W/lvt/<file> $DIR/regressions/$TGT/"
+  exit 1
+fi
+# in fork mode libFuzzer exits with the code of the last failing job; with every failing input
+# classified above, only a run that failed without leaving one (or never finished) is an error
+if ! grep -q "^INFO: exiting:" "$W/fuzz.log" || { [ $rc -ne 0 ] && [ $n_hdf5 -eq 0 ]; }; then
+  tail -30 "$W/fuzz.log"; echo "FAIL: libFuzzer exited with $rc"; exit 1
+fi
+echo "fuzz_$TGT: passed"
