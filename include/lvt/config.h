@@ -89,15 +89,19 @@ typedef struct lvt_phase {
     lvt_override ov;
 } lvt_phase;
 
-/* Tripwire condition: metric OP value (docs/training.md). */
+/* Tripwire condition: metric OP value, or metric OP a val baseline (docs/training.md). */
 typedef enum { LVT_CMP_GT, LVT_CMP_GE, LVT_CMP_LT, LVT_CMP_LE } lvt_cmp;
+/* What the metric is compared with: the number `value`, or a baseline lvt train computes at start */
+typedef enum {
+    LVT_TRIPWIRE_VS_VALUE, LVT_TRIPWIRE_VS_COPY_LAST, LVT_TRIPWIRE_VS_MEAN_OF_CONTEXT
+} lvt_tripwire_ref; /* a number | "baseline_copy_last" | "baseline_mean_of_context" */
 
 typedef struct lvt_tripwire {
     int epoch_lo, epoch_hi;
     lvt_tripwire_metric metric;
     lvt_cmp op;
     double value;
-    char ref[32]; /* "" (compare with value) | baseline_copy_last | baseline_mean_of_context */
+    lvt_tripwire_ref ref; /* the value, or a baseline */
     char cond_text[128];
     int rollback_to_epoch; /* 0 = none */
     lvt_override ov;

@@ -391,7 +391,8 @@ int cfg_check_tripwires(const lvt_tripwire *tw, int n, lvt_err *e) {
             return lvt_errf(e, "tripwires[%d].if: unknown metric (allowed: %s)", i,
                             cfg_enum_names(CFG_METRICS, names, sizeof names));
         }
-        if ((int)t->op < LVT_CMP_GT || (int)t->op > LVT_CMP_LE || !isfinite(t->value))
+        if ((int)t->op < LVT_CMP_GT || (int)t->op > LVT_CMP_LE || !isfinite(t->value) ||
+            (int)t->ref < LVT_TRIPWIRE_VS_VALUE || (int)t->ref > LVT_TRIPWIRE_VS_MEAN_OF_CONTEXT)
             return lvt_errf(e, "tripwires[%d].if: invalid comparison", i);
         if (t->rollback_to_epoch < 0 || (t->rollback_to_epoch > 0 && t->rollback_to_epoch >= t->epoch_lo))
             return lvt_errf(e, "tripwires[%d].rollback_to_epoch %d must be >= 1 and before the first epoch the "

@@ -307,13 +307,16 @@ static int parse_curriculum(lvt_config *c, const cJSON *arr, const parse_ctx *x,
 }
 
 /* A baseline name at p ("baseline_copy_last" or "baseline_mean_of_context", the val store's
- * baselines that lvt train computes at start): sets *ref and returns the end of the name, else p. */
-static const char *cfg_baseline_ref(const char *p, const char **ref) {
-    static const char *const names[] = {"baseline_copy_last", "baseline_mean_of_context"};
+ * baselines that lvt train computes at start): sets *ref and *name and returns the end of the
+ * name, else p. */
+static const char *cfg_baseline_ref(const char *p, lvt_tripwire_ref *ref, const char **name) {
+    static const cfg_enum refs[] = {{"baseline_copy_last", LVT_TRIPWIRE_VS_COPY_LAST},
+                                    {"baseline_mean_of_context", LVT_TRIPWIRE_VS_MEAN_OF_CONTEXT}};
     for (int i = 0; i < 2; i++) {
-        size_t n = strlen(names[i]);
-        if (!strncmp(p, names[i], n) && !(isalnum((unsigned char)p[n]) || p[n] == '_')) {
-            *ref = names[i];
+        size_t n = strlen(refs[i].name);
+        if (!strncmp(p, refs[i].name, n) && !(isalnum((unsigned char)p[n]) || p[n] == '_')) {
+            *ref = (lvt_tripwire_ref)refs[i].value;
+            *name = refs[i].name;
             return p + n;
         }
     }
@@ -336,12 +339,13 @@ static int parse_condition(lvt_tripwire *t, const char *s, const char *path, lvt
     else if (*p == '<' && p[1] != '=' && p[1] != '>' && p[1] != '<') op = LVT_CMP_LT, p += 1;
     char *end = NULL;
     double v = 0;
-    const char *ref = "";
+    lvt_tripwire_ref ref = LVT_TRIPWIRE_VS_VALUE;
+    const char *ref_name = NULL;
     if (op >= 0) {
         while (isspace((unsigned char)*p)) p++;
         errno = 0;
         v = strtod(p, &end);
-        if (end == p) end = (char *)cfg_baseline_ref(p, &ref);
+        if (end == p) end = (char *)cfg_baseline_ref(p, &ref, &ref_name);
         if (end != p) {
             while (isspace((unsigned char)*end)) end++;
         }
@@ -367,8 +371,9 @@ static int parse_condition(lvt_tripwire *t, const char *s, const char *path, lvt
     t->metric = (lvt_tripwire_metric)mv;
     t->op = (lvt_cmp)op;
     t->value = v;
-    snprintf(t->ref, sizeof t->ref, "%s", ref);
-    snprintf(t->cond_text, sizeof t->cond_text, "%s %s %s", metric, lvt_cmp_name(t->op), ref[0] ? ref : cfg_fmt_num(v, num));
+    t->ref = ref;
+    snprintf(t->cond_text, sizeof t->cond_text, "%s %s %s", metric, lvt_cmp_name(t->op),
+             ref_name ? ref_name : cfg_fmt_num(v, num));
     return LVT_OK;
 }
 

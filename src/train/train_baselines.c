@@ -58,8 +58,11 @@ int train_baselines(trainer *t, lvt_err *e) {
 }
 
 double train_tripwire_threshold(const trainer *t, const lvt_tripwire *tw) {
-    if (!strcmp(tw->ref, "baseline_copy_last")) return t->bl.copy_cos;
-    if (!strcmp(tw->ref, "baseline_mean_of_context")) return t->bl.mean_cos;
+    switch (tw->ref) {
+    case LVT_TRIPWIRE_VS_COPY_LAST: return t->bl.copy_cos;
+    case LVT_TRIPWIRE_VS_MEAN_OF_CONTEXT: return t->bl.mean_cos;
+    case LVT_TRIPWIRE_VS_VALUE: break;
+    }
     return tw->value;
 }
 

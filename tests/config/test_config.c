@@ -482,6 +482,25 @@ static void test_echo_layout(void) {
     free(c);
 }
 
+/* A tripwire may compare with a val baseline instead of a number: parsed to the enum once. */
+static void test_tripwire_refs(void) {
+    lvt_config *c = new_defaults();
+    lvt_err e = {{0}};
+    CHECK(lvt_config_set(c, "tripwires=[{\"epochs\":[2,3],\"if\":\"val_cos<baseline_copy_last\",\"set\":{\"lr\":1e-4}},"
+                            "{\"epochs\":[2,3],\"if\":\"margin >= baseline_mean_of_context\",\"set\":{\"lr\":1e-4}},"
+                            "{\"epochs\":[2,3],\"if\":\"val_loss > 0.25\",\"set\":{\"lr\":1e-4}}]", &e) == LVT_OK,
+          "tripwires: %s", e.msg);
+    const lvt_tripwire *t = c->tripwires;
+    CHECK(c->n_tripwires == 3 && t[0].ref == LVT_TRIPWIRE_VS_COPY_LAST && t[0].metric == LVT_METRIC_VAL_COS &&
+              !strcmp(t[0].cond_text, "val_cos < baseline_copy_last"), "copy-last ref '%s'", t[0].cond_text);
+    CHECK(t[1].ref == LVT_TRIPWIRE_VS_MEAN_OF_CONTEXT && t[1].op == LVT_CMP_GE &&
+              !strcmp(t[1].cond_text, "margin >= baseline_mean_of_context"), "mean ref '%s'", t[1].cond_text);
+    CHECK(t[2].ref == LVT_TRIPWIRE_VS_VALUE && t[2].value == 0.25, "number ref");
+    CHECK(lvt_config_set(c, "tripwires=[{\"epochs\":[2,3],\"if\":\"val_cos < baseline_copy\",\"set\":{\"lr\":1e-4}}]",
+                         &e) == LVT_ERROR, "an unknown baseline must fail");
+    free(c);
+}
+
 int main(void) {
     test_defaults();
     test_malformed();
@@ -490,5 +509,6 @@ int main(void) {
     test_round_trip();
     test_recipes();
     test_echo_layout();
+    test_tripwire_refs();
     return test_finish("test_config");
 }
