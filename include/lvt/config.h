@@ -117,6 +117,7 @@ typedef struct lvt_config {
         char train[LVT_PATH_MAX], val[LVT_PATH_MAX], ood[LVT_PATH_MAX];
         int context_len;
         int normalize;
+        int drop_degenerate; /* drop rows of norm < LVT_MIN_ROW_NORM on load (else an error) */
         lvt_data_shard shard;
         int cross_article;
     } data;

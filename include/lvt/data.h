@@ -16,6 +16,7 @@ typedef struct lvt_store {
     int64_t *article_ids;    /* [A] */
     int64_t *chunk_ids;      /* [n] or NULL */
     int normalized;          /* root attribute */
+    int64_t dropped;         /* degenerate rows dropped at load (LVT_STORE_DROP_DEGENERATE) */
     char source[256];        /* root attribute */
 } lvt_store;
 

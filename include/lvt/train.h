@@ -36,6 +36,8 @@ typedef struct lvt_train_opts {
     int fault_nan_repeat; /* fault injection: poison that step each time it is reached (not once) */
     long fault_nan_step;  /* fault injection: poison one input value at this global step, once
                            * (-1: off) */
+    int fault_raise_setup; /* test hook: raise SIGTERM right after the stores are loaded (the
+                            * handlers must already be installed: exit 0 after a checkpoint) */
     long fault_wait_stop; /* test hook: after global step k, wait (up to 120 s) for a stop signal
                            * before the step boundary's agreement, so a signal test never races
                            * the end of a fast run; 0: off */

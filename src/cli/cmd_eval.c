@@ -14,7 +14,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: lvt eval (--model M | --baseline copy-last|mean) --val V.h5 --ood O.h5\n"
             "                [--max-samples N] [--horizon H] [--seed S] [--json OUT]\n"
-            "                [--batch B] [--context-len L] [--backend auto|cpu|cuda]\n\n"
+            "                [--batch B] [--context-len L] [--backend auto|cpu|cuda] [--drop-degenerate]\n\n"
             "Runs the 5CAT battery (offset sweep, within-article retrieval, context ablations,\n"
             "rollout, generalisation) on the VAL and OOD stores and checks the gates.\n\n"
             "  --model M         checkpoint (.h5) or safetensors file to evaluate\n"
@@ -25,13 +25,15 @@ static void usage(FILE *f) {
             "  --json OUT        write the JSON report (schema: docs/eval.md)\n"
             "  --batch B         windows per forward pass (default 1024)\n"
             "  --context-len L   context length for baselines (default 5; a model uses its own)\n"
-            "  --backend NAME    backend for --model (default auto)\n\n"
+            "  --backend NAME    backend for --model (default auto)\n"
+            "  --drop-degenerate drop rows of norm below 1e-6 from both stores (else such a row is an error)\n\n"
             "Exit codes: 0 all gates pass, 2 a gate failed, 1 error.\n");
 }
 
 /* The flags; 0 on success, 1 after printing the error. */
 typedef struct eval_args {
     const char *model, *baseline, *val, *ood, *json, *backend;
+    int drop_degenerate;
     lvt_eval_opts o;
 } eval_args;
 
@@ -65,6 +67,8 @@ static int parse_args(int argc, char **argv, eval_args *a) {
         } else if ((r = cli_flag_value(cmd, argc, argv, &i, "--context-len", &v))) {
             if (r < 0 || cli_parse_long(cmd, "--context-len", v, 2, 64, &x)) return 1;
             a->o.context_len = (int)x;
+        } else if (!strcmp(argv[i], "--drop-degenerate")) {
+            a->drop_degenerate = 1;
         } else {
             return cli_fail(cmd, "unknown argument '%s' (see `lvt eval --help`)", argv[i]);
         }
@@ -125,10 +129,14 @@ int cmd_eval(int argc, char **argv) {
     lvt_model_predictor mp;
     memset(&mp, 0, sizeof mp);
 
-    if (lvt_store_read(a.val, 1, &sv, &e) || lvt_store_read(a.ood, 1, &so, &e)) {
+    const int flags = LVT_STORE_NORMALIZE | (a.drop_degenerate ? LVT_STORE_DROP_DEGENERATE : 0);
+    if (lvt_store_read(a.val, flags, &sv, &e) || lvt_store_read(a.ood, flags, &so, &e)) {
         cli_fail(cmd, "%s", e.msg);
         goto done;
     }
+    if (sv.dropped || so.dropped)
+        fprintf(stderr, "note: --drop-degenerate dropped %lld row%s of %s and %lld of %s (norm below %g)\n",
+                (long long)sv.dropped, sv.dropped == 1 ? "" : "s", a.val, (long long)so.dropped, a.ood, LVT_MIN_ROW_NORM);
     if (sv.dim != so.dim) {
         cli_fail(cmd, "dimension mismatch: %s has D = %d, %s has D = %d", a.val, sv.dim, a.ood, so.dim);
         goto done;

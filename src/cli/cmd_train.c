@@ -32,6 +32,7 @@ static void usage(void) {
  * one input value at global step k (each time it is reached with LVT_FAULT_NAN_REPEAT=1);
  * LVT_FAULT_KILL_SAVE=k dies by SIGKILL inside the k-th checkpoint save (a partial temporary
  * file); LVT_FAULT_WAIT_STOP=k waits after global step k for a stop signal (signal tests);
+ * LVT_FAULT_RAISE_SETUP=1 raises SIGTERM right after the stores are loaded;
  * LVT_DEVDATA=1 keeps the train store on the CPU backend and gathers there, as a GPU run
  * does (docs/training.md); LVT_GRAPH_EMULATE=1 runs the CUDA-graph step eagerly on a backend
  * without graphs (docs/cuda.md). */
@@ -42,6 +43,8 @@ static void test_hooks(lvt_train_opts *o) {
     if (ks && *ks) o->fault_kill_save = atol(ks);
     const char *rep = getenv("LVT_FAULT_NAN_REPEAT"); /* poison that step every time it is reached */
     o->fault_nan_repeat = rep && !strcmp(rep, "1");
+    const char *rs = getenv("LVT_FAULT_RAISE_SETUP"); /* SIGTERM while setting up */
+    o->fault_raise_setup = rs && !strcmp(rs, "1");
     const char *ws = getenv("LVT_FAULT_WAIT_STOP"); /* wait for a stop signal after step k */
     if (ws && *ws) o->fault_wait_stop = atol(ws);
     const char *dd = getenv("LVT_DEVDATA");

@@ -87,6 +87,7 @@ static const cfg_field DATA_F[] = {
     C_PATH("ood", data.ood, F_EMPTY_OK, "data/ood.h5"),
     C_INT("context_len", data.context_len, 1, 1024, 5),
     C_BOOL("normalize", data.normalize, 1),
+    C_BOOL("drop_degenerate", data.drop_degenerate, 0),
     C_ENUM("shard", data.shard, SHARD_E, LVT_SHARD_REPLICATE),
     C_BOOL("cross_article", data.cross_article, 0),
 };

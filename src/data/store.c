@@ -580,7 +580,7 @@ static int finish_vectors(const char *path, lvt_store *s, int64_t file_row0, int
         if (sqrt(ss) < LVT_MIN_ROW_NORM) {
             if (!(flags & LVT_STORE_DROP_DEGENERATE))
                 return lvt_errf(e, "%s: /vectors: row %lld has norm %.3g, below %g (a zero or degenerate vector; "
-                                   "drop such rows with `lvt convert --drop-degenerate`)",
+                                   "drop such rows with `lvt convert --drop-degenerate`, or on load with data.drop_degenerate)",
                                 path, (long long)(file_row0 + r), sqrt(ss), LVT_MIN_ROW_NORM);
             n_bad++;
             continue;
@@ -589,7 +589,7 @@ static int finish_vectors(const char *path, lvt_store *s, int64_t file_row0, int
         float inv = (float)(1.0 / sqrt(ss));
         for (size_t j = 0; j < D; j++) v[j] *= inv;
     }
-    if (n_bad) lvt_store_drop_degenerate(s);
+    if (n_bad) s->dropped = lvt_store_drop_degenerate(s);
     if (flags & LVT_STORE_NORMALIZE) s->normalized = 1;
     return LVT_OK;
 }

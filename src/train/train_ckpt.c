@@ -112,7 +112,8 @@ static int load_run_state(trainer *t, const lvt_kvset *x, lvt_err *e) {
  * opts.allow_change, and then each difference is logged. */
 static const char *const FIXED_KEYS[][2] = {
     {"model", "dim"}, {"model", "d_model"}, {"model", "n_heads"}, {"model", "n_layers"}, {"model", "ffn_mult"},
-    {"data", "train"}, {"data", "val"}, {"data", "context_len"}, {"data", "normalize"}, {"data", "shard"},
+    {"data", "train"}, {"data", "val"}, {"data", "context_len"}, {"data", "normalize"}, {"data", "drop_degenerate"},
+    {"data", "shard"},
     {"train", "global_batch"}, {"train", "seed"}};
 
 static char *key_text(const cJSON *root, const char *sec, const char *key) {

@@ -3,6 +3,7 @@
  * model, optimiser and objective, the batch buffers (host and backend, or the backend-resident
  * store), the logs and the config echo. Set-up order is the order of the functions below. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,11 @@ static int open_backend(trainer *t, const lvt_train_opts *opts, lvt_err *e) {
 
 /* The train store (whole, or with data.shard "articles" only this rank's article range, balanced
  * by window count) and the val store, both checked against model.dim. */
+/* lvt_store_read's flags from data.normalize and data.drop_degenerate. */
+static int store_flags(const lvt_config *c) {
+    return (c->data.normalize ? LVT_STORE_NORMALIZE : 0) | (c->data.drop_degenerate ? LVT_STORE_DROP_DEGENERATE : 0);
+}
+
 static int load_stores(trainer *t, lvt_err *e) {
     const lvt_config *c = t->cfg;
     if (!c->data.train[0]) return lvt_errf(e, "data.train: no training store given");
@@ -82,13 +88,13 @@ static int load_stores(trainer *t, lvt_err *e) {
         if (lvt_store_read_offsets(c->data.train, &offs, &A, e)) return LVT_ERROR;
         lvt_shard_articles(offs, A, c->data.context_len, t->comm->rank, t->comm->world, &a_lo, &a_hi);
         free(offs);
-        if (lvt_store_read_range(c->data.train, a_lo, a_hi, c->data.normalize, &t->train, e)) return LVT_ERROR;
+        if (lvt_store_read_range(c->data.train, a_lo, a_hi, store_flags(c), &t->train, e)) return LVT_ERROR;
         t->shard_lo = a_lo;
         t->shard_hi = a_hi;
-    } else if (lvt_store_read(c->data.train, c->data.normalize, &t->train, e)) {
+    } else if (lvt_store_read(c->data.train, store_flags(c), &t->train, e)) {
         return LVT_ERROR;
     }
-    if (lvt_store_read(c->data.val, c->data.normalize, &t->val, e)) return LVT_ERROR;
+    if (lvt_store_read(c->data.val, store_flags(c), &t->val, e)) return LVT_ERROR;
     if (t->train.dim != c->model.dim)
         return lvt_errf(e, "%s: /vectors has dim %d but model.dim is %d", c->data.train, t->train.dim, c->model.dim);
     if (t->val.dim != c->model.dim)
@@ -199,6 +205,13 @@ static int alloc_buffers(trainer *t, int force_devdata, lvt_err *e) {
 static int open_logs(trainer *t, int resume, lvt_err *e) {
     if (lvt_log_open(&t->log, t->run_dir, t->comm->rank == 0, resume, e)) return LVT_ERROR;
     if (t->comm->rank != 0) return LVT_OK;
+    const lvt_store *st[2] = {&t->train, &t->val};
+    const char *nm[2] = {t->cfg->data.train, t->cfg->data.val};
+    for (int i = 0; i < 2; i++)
+        if (st[i]->dropped)
+            lvt_log_info(&t->log, "data.drop_degenerate: dropped %lld degenerate row%s (norm below %g) of %s%s",
+                         (long long)st[i]->dropped, st[i]->dropped == 1 ? "" : "s", LVT_MIN_ROW_NORM, nm[i],
+                         t->sharded && i == 0 ? " (rank 0's articles)" : "");
     char path[TRAIN_PATH_BUF];
     snprintf(path, sizeof path, "%s/config.json", t->run_dir);
     char *js = lvt_config_to_json(t->cfg);
@@ -209,7 +222,9 @@ static int open_logs(trainer *t, int resume, lvt_err *e) {
 
 int train_setup(trainer *t, const lvt_config *c, const lvt_train_opts *o, lvt_comm *comm, lvt_err *e) {
     init_state(t, c, o, comm);
-    if (batch_geometry(t, e) || open_backend(t, o, e) || load_stores(t, e) || build_windows(t, e) ||
+    if (batch_geometry(t, e) || open_backend(t, o, e) || load_stores(t, e)) return LVT_ERROR;
+    if (o->fault_raise_setup) raise(SIGTERM); /* the test of a signal while the stores load */
+    if (build_windows(t, e) ||
         build_model(t, e) || alloc_buffers(t, o->force_devdata, e) || lvt_comm_device_init(comm, t->be, e) ||
         open_logs(t, o->resume, e) || train_graph_init(t, o, e))
         return LVT_ERROR;

@@ -2,7 +2,8 @@
 # degenerate.sh — a row whose norm is below 1e-6 (zero, or 1e-40 that would normalise to Inf) is an
 # error naming the file and row wherever a store is read (train or val store of lvt train, lvt
 # inspect), never a NaN val_loss with exit 0; lvt convert refuses such a row naming it, and with
-# --drop-degenerate drops it (the written store has one row less and loads).
+# --drop-degenerate drops it (the written store has one row less and loads); data.drop_degenerate
+# (lvt train) and --drop-degenerate (lvt eval) drop such rows on load, saying how many.
 source "$LVT_SOURCE_DIR/tests/reliability/rel_common.sh" rel_degenerate
 tiny_run "$T/cfg.json" 1
 "$PY" - "$T" <<'PY' || fail "cannot write the inputs"
@@ -38,4 +39,13 @@ f = h5py.File('$T/conv.h5', 'r')
 assert f['vectors'].shape == (39, 16), f['vectors'].shape
 assert list(f['article_offsets'][:]) == [0, 8, 15, 23, 31, 39], f['article_offsets'][:]" || fail "dropped store wrong"
 "$LVT" inspect "$T/conv.h5" > /dev/null 2>&1 || fail "the dropped store does not load"
+# the opt-in on load: lvt train with data.drop_degenerate, lvt eval --drop-degenerate
+"$LVT" train "$T/cfg.json" --run-dir "$T/run_drop" --set data.val="$T/zero.h5" --set data.drop_degenerate=true > "$T/drop.log" 2>&1 || { cat "$T/drop.log"; fail "data.drop_degenerate"; }
+grep -q "data.drop_degenerate: dropped 1 degenerate row (norm below 1e-06) of $T/zero.h5" "$T/run_drop/training.log" || { cat "$T/run_drop/training.log"; fail "drop on load not logged"; }
+grep -q "val_loss nan\|val_loss -nan" "$T/run_drop/training.log" && fail "a NaN val_loss after dropping"
+"$LVT" eval --baseline copy-last --val "$T/zero.h5" --ood "$T/val.h5" --max-samples 50 > "$T/eval.log" 2>&1 && fail "eval accepted a zero row"
+grep -q "row 7 has norm" "$T/eval.log" || { cat "$T/eval.log"; fail "eval: unclear"; }
+"$LVT" eval --baseline copy-last --val "$T/zero.h5" --ood "$T/val.h5" --max-samples 50 --drop-degenerate > "$T/eval2.log" 2>&1
+[ $? -le 2 ] || { cat "$T/eval2.log"; fail "eval --drop-degenerate"; }
+grep -q "dropped 1 row of $T/zero.h5 and 0 of" "$T/eval2.log" || { cat "$T/eval2.log"; fail "eval drop not reported"; }
 echo "degenerate: passed"

@@ -2,8 +2,8 @@
 # rundir.sh — the run directory is never silently overwritten or shared: a second `lvt train` into
 # a finished run is refused (files unchanged), --restart moves the old run into previous.1/, a run
 # in progress holds a lock that a second run (fresh or --resume) cannot take, SIGTERM stops it with
-# exit 0 after a checkpoint, --resume of a missing directory creates nothing, stale temporary files
-# are removed, and a resume starts from the newest checkpoint that loads (last.h5 missing or
+# exit 0 after a checkpoint (also when it arrives while the stores load), --resume of a missing
+# directory creates nothing, stale temporary files are removed, and a resume starts from the newest checkpoint that loads (last.h5 missing or
 # truncated) with final weights bit-identical to an uninterrupted run.
 source "$LVT_SOURCE_DIR/tests/reliability/rel_common.sh" rel_rundir
 tiny_run "$T/cfg.json" 3
@@ -33,6 +33,13 @@ grep -q "is in use by another lvt train" "$T/b3.log" || { cat "$T/b3.log"; fail 
 kill -TERM "$pid"
 wait "$pid" || { cat "$T/b.log"; fail "SIGTERM: exit not 0"; }
 grep -q "stop signal received" "$T/b/training.log" || fail "no stop line"
+# a stop signal while the stores load (LVT_FAULT_RAISE_SETUP raises SIGTERM right after them): the
+# handlers are installed before set-up, so the run stops at its first step boundary with a
+# checkpoint and exit 0 (not 143), and --resume continues it to the uninterrupted run's weights
+LVT_FAULT_RAISE_SETUP=1 "$LVT" train "$T/cfg.json" --run-dir "$T/s" > "$T/s.log" 2>&1 || { cat "$T/s.log"; fail "SIGTERM during set-up: exit not 0"; }
+grep -q "stop signal received: checkpoint written at epoch 1 step 1;" "$T/s/training.log" || { cat "$T/s/training.log"; fail "SIGTERM during set-up: no stop at the first step"; }
+"$LVT" train "$T/cfg.json" --resume "$T/s" > "$T/s2.log" 2>&1 || { cat "$T/s2.log"; fail "resume after a set-up signal"; }
+"$PY" "$SRC/tests/common/ckpt_compare.py" "$T/a/ckpt/last.h5" "$T/s/ckpt/last.h5" 0 > /dev/null || fail "set-up signal: resumed run differs"
 # --resume of a missing directory fails and creates nothing
 "$LVT" train "$T/cfg.json" --resume "$T/none/x" > "$T/none.log" 2>&1 && fail "resume of a missing run"
 grep -q "no such run directory" "$T/none.log" || { cat "$T/none.log"; fail "unclear missing-run message"; }
