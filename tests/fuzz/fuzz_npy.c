@@ -11,8 +11,6 @@
 #include "fuzz_util.h"
 #include "lvt/convert.h"
 
-#define FUZZ_BLOCK 4096 /* elements read per call */
-
 static void check_header(const uint8_t *data, size_t size) {
     lvt_npy_header h;
     lvt_err e = {{0}};
@@ -27,7 +25,7 @@ static void check_header(const uint8_t *data, size_t size) {
         fuzz_fail("header count is not the product of its shape", h.descr);
 }
 
-/* Open the file and read every element, in blocks, as the type its dtype converts to. */
+/* Open the file and read every element. */
 static void read_all(const char *path) {
     lvt_npy_stream s;
     lvt_err e = {{0}};
@@ -35,38 +33,13 @@ static void read_all(const char *path) {
         if (!e.msg[0]) fuzz_fail("lvt_npy_open failed without a message", NULL);
         return;
     }
-    int is_int = s.h.dtype == LVT_NPY_I8 || s.h.dtype == LVT_NPY_I4;
-    void *buf = malloc(FUZZ_BLOCK * 8);
-    if (!buf) abort();
-    for (int64_t done = 0; done < s.h.count;) {
-        int64_t n = s.h.count - done < FUZZ_BLOCK ? s.h.count - done : FUZZ_BLOCK;
-        int rc = is_int ? lvt_npy_read_i64(&s, buf, n, &e) : lvt_npy_read_f32(&s, buf, n, &e);
-        if (rc) {
-            if (!e.msg[0]) fuzz_fail("an element read failed without a message", NULL);
-            break;
-        }
-        done += n;
-    }
-    free(buf);
-    lvt_npy_close(&s);
-}
-
-/* `lvt convert IN.npy --out OUT.h5` (one article); nothing is left behind. */
-static void convert(const char *in) {
-    const char *out = fuzz_scratch_path("out.h5");
-    lvt_convert_opts o;
-    lvt_convert_opts_default(&o);
-    o.in = in;
-    o.out = out;
-    lvt_err e = {{0}};
-    if (lvt_convert(&o, &e) && !e.msg[0]) fuzz_fail("lvt_convert failed without a message", NULL);
-    unlink(out);
+    fuzz_read_npy_stream(&s, NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_header(data, size);
     const char *path = fuzz_write_file("in.npy", data, size);
     read_all(path);
-    convert(path);
+    fuzz_convert(path);
     return 0;
 }

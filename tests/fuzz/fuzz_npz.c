@@ -11,7 +11,6 @@
 #include "fuzz_util.h"
 #include "lvt/convert.h"
 
-#define FUZZ_BLOCK 4096   /* elements read per call */
 #define FUZZ_MEMBERS 16   /* members read at most */
 
 static void read_member(lvt_npz *z, const char *name) {
@@ -21,20 +20,7 @@ static void read_member(lvt_npz *z, const char *name) {
         if (!e.msg[0]) fuzz_fail("lvt_npz_member failed without a message", name);
         return;
     }
-    int is_int = s.h.dtype == LVT_NPY_I8 || s.h.dtype == LVT_NPY_I4;
-    void *buf = malloc(FUZZ_BLOCK * 8);
-    if (!buf) abort();
-    for (int64_t done = 0; done < s.h.count;) {
-        int64_t n = s.h.count - done < FUZZ_BLOCK ? s.h.count - done : FUZZ_BLOCK;
-        int rc = is_int ? lvt_npy_read_i64(&s, buf, n, &e) : lvt_npy_read_f32(&s, buf, n, &e);
-        if (rc) {
-            if (!e.msg[0]) fuzz_fail("a member read failed without a message", name);
-            break;
-        }
-        done += n;
-    }
-    free(buf);
-    lvt_npy_close(&s);
+    fuzz_read_npy_stream(&s, name);
 }
 
 static void read_archive(const char *path) {
@@ -59,20 +45,9 @@ static void read_archive(const char *path) {
     lvt_npz_close(&z);
 }
 
-static void convert(const char *in) {
-    const char *out = fuzz_scratch_path("out.h5");
-    lvt_convert_opts o;
-    lvt_convert_opts_default(&o);
-    o.in = in;
-    o.out = out;
-    lvt_err e = {{0}};
-    if (lvt_convert(&o, &e) && !e.msg[0]) fuzz_fail("lvt_convert failed without a message", NULL);
-    unlink(out);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_write_file("in.npz", data, size);
     read_archive(path);
-    convert(path);
+    fuzz_convert(path);
     return 0;
 }

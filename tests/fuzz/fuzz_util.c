@@ -97,3 +97,34 @@ void fuzz_fail(const char *what, const char *detail) {
     fprintf(stderr, "fuzz harness: %s: %s\n", what, detail ? detail : "");
     abort();
 }
+
+#define FUZZ_BLOCK 4096 /* elements read per call */
+
+void fuzz_read_npy_stream(lvt_npy_stream *s, const char *what) {
+    lvt_err e = {{0}};
+    int is_int = s->h.dtype == LVT_NPY_I8 || s->h.dtype == LVT_NPY_I4;
+    void *buf = malloc(FUZZ_BLOCK * 8);
+    if (!buf) abort();
+    for (int64_t done = 0; done < s->h.count;) {
+        int64_t n = s->h.count - done < FUZZ_BLOCK ? s->h.count - done : FUZZ_BLOCK;
+        int rc = is_int ? lvt_npy_read_i64(s, buf, n, &e) : lvt_npy_read_f32(s, buf, n, &e);
+        if (rc) {
+            if (!e.msg[0]) fuzz_fail("an element read failed without a message", what);
+            break;
+        }
+        done += n;
+    }
+    free(buf);
+    lvt_npy_close(s);
+}
+
+void fuzz_convert(const char *in) {
+    const char *out = fuzz_scratch_path("out.h5");
+    lvt_convert_opts o;
+    lvt_convert_opts_default(&o);
+    o.in = in;
+    o.out = out;
+    lvt_err e = {{0}};
+    if (lvt_convert(&o, &e) && !e.msg[0]) fuzz_fail("lvt_convert failed without a message", NULL);
+    unlink(out);
+}

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lvt/convert.h"
 #include "lvt/ops.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -27,6 +28,14 @@ lvt_backend *fuzz_cpu_backend(void);
  * and aligned_alloc): the inputs are at most a few hundred KB, so memory must stay bounded by the
  * file, not by sizes written in it. */
 #define FUZZ_ALLOC_LIMIT ((size_t)256 << 20)
+
+/* Read an opened .npy stream to its end in blocks, as the type its dtype converts to (every
+ * failure must leave a message; what names the input in a finding), then close it. */
+void fuzz_read_npy_stream(lvt_npy_stream *s, const char *what);
+
+/* `lvt convert IN --out <scratch>.h5` with the default options (every failure must leave a
+ * message); nothing is left behind. */
+void fuzz_convert(const char *in);
 
 /* A harness invariant broke: print what and abort (libFuzzer then keeps the input as a crash). */
 void fuzz_fail(const char *what, const char *detail);
