@@ -261,8 +261,11 @@ static int checkpoint_epoch(trainer *t, const epoch_rec *r, int improved, lvt_er
     t->step_in_epoch = 0;
     char name[64];
     train_epoch_ckpt_name(done_epoch, name, sizeof name);
-    if (train_ckpt_save(t, name, e) || train_ckpt_save(t, "last.h5", e)) return LVT_ERROR;
-    if (improved && train_ckpt_save(t, "best.h5", e)) return LVT_ERROR;
+    t->closing = improved ? 2 : 1; /* a resume from these files finishes the close (finish_close) */
+    int rc = train_ckpt_save(t, name, e) || train_ckpt_save(t, "last.h5", e) ||
+             (improved && train_ckpt_save(t, "best.h5", e));
+    t->closing = 0;
+    if (rc) return LVT_ERROR;
     train_ckpt_retention(t, done_epoch);
     return train_history_write(t, e);
 }
@@ -305,6 +308,24 @@ static int apply_tripwires(trainer *t, const epoch_rec *r, lvt_err *e) {
         if (cfg->tripwires[i].rollback_to_epoch > 0 && !rollback) rollback = cfg->tripwires[i].rollback_to_epoch;
     }
     return rollback ? roll_back_tripwire(t, rollback, lr_set, e) : LVT_OK;
+}
+
+/* A resume from a checkpoint written while an epoch was being closed (a kill between
+ * epoch_NNN.h5 and last.h5, before best.h5, or before the tripwires ran): do the rest of the close
+ * as the uninterrupted run did — last.h5 and best.h5 (still marked as closing, should this be
+ * killed too), retention, training_history.json, the tripwires on that epoch's row. */
+static int finish_close(trainer *t, lvt_err *e) {
+    const int improved = t->resumed_close == 2, done_epoch = t->epoch - 1;
+    lvt_log_info(&t->log, "resume: finishing the close of epoch %d (last.h5%s, history, tripwires)", done_epoch,
+                 improved ? ", best.h5" : "");
+    t->closing = t->resumed_close;
+    t->resumed_close = 0;
+    int rc = train_ckpt_save(t, "last.h5", e) || (improved && train_ckpt_save(t, "best.h5", e));
+    t->closing = 0;
+    if (rc) return LVT_ERROR;
+    train_ckpt_retention(t, done_epoch);
+    if (train_history_write(t, e)) return LVT_ERROR;
+    return apply_tripwires(t, &t->hist[t->n_hist - 1], e);
 }
 
 /* One pass of the loop over epoch t->epoch. */
@@ -440,6 +461,7 @@ int lvt_train_run(const lvt_config *cfg, const lvt_train_opts *opts, lvt_comm *c
     int rc = train_setup(t, cfg, opts, comm, e);
     if (rc == LVT_OK) rc = start_run(t, opts->resume, e);
     if (rc == LVT_OK) rc = train_baselines(t, e);
+    if (rc == LVT_OK && t->resumed_close) rc = finish_close(t, e); /* after the baselines a tripwire may name */
     while (rc == LVT_OK && !t->preempted && !t->capped && t->epoch <= cfg->train.epochs) rc = epoch(t, e);
     if (rc == LVT_OK) summarise_run(t, out, t_start);
     signal(SIGTERM, SIG_DFL);

@@ -46,7 +46,8 @@ static int store_run_state(const trainer *t, lvt_kvset *x, lvt_err *e) {
         lvt_kv_set_f64(x, "train.best_val_cos", t->best_val_cos, e) ||
         lvt_kv_set_str(x, "train.history", hist ? hist : "{}", e) ||
         lvt_kv_set_f64_array(x, "train.epoch_sums", t->ep_sums, LVT_TERM_COUNT, e) ||
-        lvt_kv_set_i64(x, "train.epoch_samples", t->ep_samples, e))
+        lvt_kv_set_i64(x, "train.epoch_samples", t->ep_samples, e) ||
+        lvt_kv_set_i64(x, "train.epoch_close", t->closing, e))
         rc = LVT_ERROR;
     free(hist);
     return rc;
@@ -91,6 +92,11 @@ static int load_run_state(trainer *t, const lvt_kvset *x, lvt_err *e) {
     const lvt_kv *h = lvt_kv_get(x, "train.history");
     if (h && h->type == LVT_KV_STR && train_history_load(t, h->s, e)) return LVT_ERROR;
     if (lvt_kv_get_i64(x, "train.epoch_samples", &samples, e)) return LVT_ERROR;
+    int64_t closing = 0; /* absent in checkpoints written before it existed */
+    if (lvt_kv_get(x, "train.epoch_close") && lvt_kv_get_i64(x, "train.epoch_close", &closing, e)) return LVT_ERROR;
+    if (closing < 0 || closing > 2 || (closing && (step != 0 || t->n_hist < 1)))
+        return lvt_errf(e, "train.epoch_close %lld is out of range (0..2, and only at an epoch boundary)",
+                        (long long)closing);
     const lvt_kv *sums = lvt_kv_get(x, "train.epoch_sums");
     if (!sums || sums->type != LVT_KV_F64_ARRAY || sums->n != LVT_TERM_COUNT)
         return lvt_errf(e, "train.epoch_sums missing");
@@ -104,6 +110,7 @@ static int load_run_state(trainer *t, const lvt_kvset *x, lvt_err *e) {
     t->best_val_loss = best_loss;
     t->best_val_cos = best_cos;
     t->ep_samples = samples;
+    t->resumed_close = (int)closing;
     memcpy(t->ep_sums, sums->da, sizeof t->ep_sums);
     return LVT_OK;
 }

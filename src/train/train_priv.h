@@ -88,6 +88,10 @@ typedef struct trainer {
     int64_t samples_run;  /* samples trained by this process */
     double train_seconds; /* time spent in training steps by this process */
     int preempted;        /* a stop signal ended the run */
+    int closing;          /* written with each checkpoint as train.epoch_close: 1 while the epoch-close
+                           * saves are written (best.h5, retention, the history and the tripwires are
+                           * still to come), 2 the same for an improved epoch, else 0 */
+    int resumed_close;    /* train.epoch_close of the checkpoint restored last */
     int capped;           /* train.max_steps ended the run inside an epoch */
     epoch_rec capped_rec; /* that epoch's validation */
     struct { double copy_cos, copy_margin, mean_cos, mean_margin; } bl; /* val-store baselines */
