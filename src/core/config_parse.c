@@ -290,12 +290,20 @@ static int parse_phase(lvt_phase *ph, const cJSON *o, const char *where, lvt_err
     return LVT_OK;
 }
 
-static int parse_curriculum(lvt_config *c, const cJSON *arr, const parse_ctx *x, lvt_err *e) {
-    char where[32], got[96];
+/* The array of a list section (curriculum, tripwires): *n entries, at most max. */
+static int list_section(const cJSON *arr, const char *sec, const char *things, int max, int *n, lvt_err *e) {
+    char got[96];
     if (!cJSON_IsArray(arr))
-        return lvt_errf(e, "curriculum: expected an array of phase objects, got %s", json_got(arr, got, sizeof got));
-    int n = cJSON_GetArraySize(arr);
-    if (n > LVT_MAX_PHASES) return lvt_errf(e, "curriculum: %d phases (at most %d)", n, LVT_MAX_PHASES);
+        return lvt_errf(e, "%s: expected an array of %s objects, got %s", sec, things, json_got(arr, got, sizeof got));
+    *n = cJSON_GetArraySize(arr);
+    if (*n > max) return lvt_errf(e, "%s: %d entries (at most %d)", sec, *n, max);
+    return LVT_OK;
+}
+
+static int parse_curriculum(lvt_config *c, const cJSON *arr, const parse_ctx *x, lvt_err *e) {
+    char where[32];
+    int n = 0;
+    if (list_section(arr, "curriculum", "phase", LVT_MAX_PHASES, &n, e)) return LVT_ERROR;
     memset(c->phases, 0, sizeof c->phases);
     c->n_phases = n;
     int i = 0;
@@ -432,11 +440,9 @@ static int parse_tripwire(lvt_tripwire *t, const cJSON *o, const char *where, lv
 }
 
 static int parse_tripwires(lvt_config *c, const cJSON *arr, lvt_err *e) {
-    char where[32], got[96];
-    if (!cJSON_IsArray(arr))
-        return lvt_errf(e, "tripwires: expected an array of tripwire objects, got %s", json_got(arr, got, sizeof got));
-    int n = cJSON_GetArraySize(arr);
-    if (n > LVT_MAX_TRIPWIRES) return lvt_errf(e, "tripwires: %d entries (at most %d)", n, LVT_MAX_TRIPWIRES);
+    char where[32];
+    int n = 0;
+    if (list_section(arr, "tripwires", "tripwire", LVT_MAX_TRIPWIRES, &n, e)) return LVT_ERROR;
     memset(c->tripwires, 0, sizeof c->tripwires);
     c->n_tripwires = n;
     int i = 0;
