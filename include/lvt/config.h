@@ -28,6 +28,8 @@ typedef enum { LVT_DIR_REF_PREV, LVT_DIR_REF_LAST } lvt_dir_ref;                
 typedef enum { LVT_ADAPTIVE_BATCH, LVT_ADAPTIVE_SAMPLE, LVT_ADAPTIVE_OFF } lvt_adaptive_dir; /* "batch" | "sample" | "off" */
 /* objective.context_drop_mode; the loss maps it onto the backends' lvt_context_drop_mode (ops.h) */
 typedef enum { LVT_CTX_DROP_NOISE, LVT_CTX_DROP_ZERO, LVT_CTX_DROP_MEAN } lvt_ctx_drop_mode; /* "noise" | "zero" | "mean" */
+/* train.monitor: what best.h5 and the plateau schedule follow (lvt_config_monitor resolves auto) */
+typedef enum { LVT_MONITOR_AUTO, LVT_MONITOR_VAL_LOSS, LVT_MONITOR_VAL_COS } lvt_monitor; /* "auto" | "val_loss" | "val_cos" */
 /* the metric of a tripwire condition (docs/training.md) */
 typedef enum {
     LVT_METRIC_VAL_COS, LVT_METRIC_VAL_LOSS, LVT_METRIC_MARGIN, LVT_METRIC_VAL_COS_DROP_PCT, LVT_METRIC_TRAIN_LOSS
@@ -37,7 +39,7 @@ typedef enum {
 typedef enum {
     LVT_CHOICE_ARCH, LVT_CHOICE_SHARD, LVT_CHOICE_BACKEND, LVT_CHOICE_MATH, LVT_CHOICE_SCHEDULE,
     LVT_CHOICE_ROLLOUT_GRAD, LVT_CHOICE_ROLLOUT_SUPERVISE, LVT_CHOICE_DIR_REF, LVT_CHOICE_ADAPTIVE_DIR,
-    LVT_CHOICE_CONTEXT_DROP_MODE, LVT_CHOICE_METRIC, LVT_CHOICE_BASE_LOSS
+    LVT_CHOICE_CONTEXT_DROP_MODE, LVT_CHOICE_METRIC, LVT_CHOICE_BASE_LOSS, LVT_CHOICE_MONITOR
 } lvt_choice;
 
 /* The JSON spelling of value v of a choice key ("first" for LVT_CHOICE_ROLLOUT_GRAD,
@@ -132,6 +134,7 @@ typedef struct lvt_config {
         int grad_accum;   /* 0 = derived from global/micro/world */
         int nan_max_retries;
         int cuda_graph;   /* capture the step as a CUDA graph where the backend can (docs/cuda.md) */
+        lvt_monitor monitor; /* what best.h5 and the plateau schedule follow */
     } train;
     struct {
         double lr, beta1, beta2, eps, weight_decay;
@@ -154,6 +157,12 @@ typedef struct lvt_config {
         int keep_epochs; /* epoch checkpoints to keep; 0 = "all" */
     } output;
 } lvt_config;
+
+/* train.monitor with auto resolved: val_loss (the MSE of the raw output) when objective.base_loss
+ * is mse, val_cos otherwise (a cosine base loss leaves the raw output's length free, so its MSE
+ * says nothing about the prediction; docs/training.md). */
+lvt_monitor lvt_config_monitor(const lvt_config *c);
+
 
 /* Fill every field with its default (docs/config.md). */
 void lvt_config_defaults(lvt_config *c);

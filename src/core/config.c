@@ -54,6 +54,8 @@ static const cfg_enum ADAPTIVE_E[] = {
     {"batch", LVT_ADAPTIVE_BATCH}, {"sample", LVT_ADAPTIVE_SAMPLE}, {"off", LVT_ADAPTIVE_OFF}, {NULL, 0}};
 static const cfg_enum DROP_MODE_E[] = {
     {"noise", LVT_CTX_DROP_NOISE}, {"zero", LVT_CTX_DROP_ZERO}, {"mean", LVT_CTX_DROP_MEAN}, {NULL, 0}};
+static const cfg_enum MONITOR_E[] = {
+    {"auto", LVT_MONITOR_AUTO}, {"val_loss", LVT_MONITOR_VAL_LOSS}, {"val_cos", LVT_MONITOR_VAL_COS}, {NULL, 0}};
 const cfg_enum CFG_METRICS[] = {{"val_cos", LVT_METRIC_VAL_COS},
                                 {"val_loss", LVT_METRIC_VAL_LOSS},
                                 {"margin", LVT_METRIC_MARGIN},
@@ -67,7 +69,8 @@ _Static_assert(sizeof(lvt_model_arch) == sizeof(int) && sizeof(lvt_data_shard) =
                    sizeof(lvt_sched_kind) == sizeof(int) && sizeof(lvt_rollout_grad) == sizeof(int) &&
                    sizeof(lvt_rollout_supervise) == sizeof(int) && sizeof(lvt_dir_ref) == sizeof(int) &&
                    sizeof(lvt_adaptive_dir) == sizeof(int) && sizeof(lvt_ctx_drop_mode) == sizeof(int) &&
-                   sizeof(lvt_tripwire_metric) == sizeof(int) && sizeof(lvt_base_loss) == sizeof(int),
+                   sizeof(lvt_tripwire_metric) == sizeof(int) && sizeof(lvt_base_loss) == sizeof(int) &&
+                   sizeof(lvt_monitor) == sizeof(int),
                "config enums must be int-sized");
 
 static const cfg_field MODEL_F[] = {
@@ -106,6 +109,7 @@ static const cfg_field TRAIN_F[] = {
     C_INT("grad_accum", train.grad_accum, 0, 1048576, 0),
     C_INT("nan_max_retries", train.nan_max_retries, 0, 1000, 3),
     C_BOOL("cuda_graph", train.cuda_graph, 1),
+    C_ENUM("monitor", train.monitor, MONITOR_E, LVT_MONITOR_AUTO),
 };
 static const cfg_section TRAIN_S = {"train", TRAIN_F, COUNT(TRAIN_F)};
 
@@ -237,7 +241,7 @@ const char *lvt_config_choice_name(lvt_choice which, int v) {
         [LVT_CHOICE_MATH] = MATH_E, [LVT_CHOICE_SCHEDULE] = SCHEDULE_E, [LVT_CHOICE_ROLLOUT_GRAD] = ROLLOUT_GRAD_E,
         [LVT_CHOICE_ROLLOUT_SUPERVISE] = SUPERVISE_E, [LVT_CHOICE_DIR_REF] = DIR_REF_E,
         [LVT_CHOICE_ADAPTIVE_DIR] = ADAPTIVE_E, [LVT_CHOICE_CONTEXT_DROP_MODE] = DROP_MODE_E,
-        [LVT_CHOICE_METRIC] = CFG_METRICS, [LVT_CHOICE_BASE_LOSS] = BASE_LOSS_E,
+        [LVT_CHOICE_METRIC] = CFG_METRICS, [LVT_CHOICE_BASE_LOSS] = BASE_LOSS_E, [LVT_CHOICE_MONITOR] = MONITOR_E,
     };
     const char *name = (unsigned)which < COUNT(LISTS) && LISTS[which] ? cfg_enum_name(LISTS[which], v) : NULL;
     return name ? name : "?";
@@ -609,4 +613,9 @@ char *lvt_config_to_json(const lvt_config *c) {
     char *text = root ? lvt_json_block(root) : NULL;
     cJSON_Delete(root);
     return text;
+}
+
+lvt_monitor lvt_config_monitor(const lvt_config *c) {
+    if (c->train.monitor != LVT_MONITOR_AUTO) return c->train.monitor;
+    return c->objective.base_loss == LVT_BASE_MSE ? LVT_MONITOR_VAL_LOSS : LVT_MONITOR_VAL_COS;
 }

@@ -237,7 +237,7 @@ static int stop_at_budget(trainer *t, const epoch_rec *r, lvt_err *e) {
 
 /* The validated epoch into the history, training.log and metrics.jsonl. */
 static int record_epoch(trainer *t, const epoch_rec *r, int improved, lvt_err *e) {
-    if (improved) t->best_val_loss = r->val_loss;
+    if (r->val_loss < t->best_val_loss) t->best_val_loss = r->val_loss;
     if (train_history_push(t, r, e)) return LVT_ERROR;
     char bl[160], mini[96] = "", ctx[96];
     train_baselines_flags(t, r, bl, sizeof bl);
@@ -247,15 +247,21 @@ static int record_epoch(trainer *t, const epoch_rec *r, int improved, lvt_err *e
     lvt_log_info(&t->log, "epoch %d/%d [%s] train_loss %.6f train_cos %.4f | val_loss %.6f val_cos %.4f%s | lr %.3g | %.1fs",
                  t->epoch, t->cfg->train.epochs, r->phase, r->train_loss, r->train_cos, r->val_loss, r->val_cos, bl,
                  r->lr, r->seconds);
-    lvt_log_info(&t->log, "  Margin(+1 vs last): %.4f%s%s%s", r->margin, mini, ctx, improved ? "   (best val loss)" : "");
+    const char *best = lvt_config_monitor(t->cfg) == LVT_MONITOR_VAL_COS ? "   (best val cos)" : "   (best val loss)";
+    lvt_log_info(&t->log, "  Margin(+1 vs last): %.4f%s%s%s", r->margin, mini, ctx, improved ? best : "");
     train_metrics_epoch(t, r);
     return LVT_OK;
+}
+
+/* What train.monitor follows, lower is better: val_loss, or 1 - val_cos. */
+static double monitored(const lvt_config *cfg, const epoch_rec *r) {
+    return lvt_config_monitor(cfg) == LVT_MONITOR_VAL_COS ? 1.0 - r->val_cos : r->val_loss;
 }
 
 /* Close the epoch: the plateau schedule, the move to the next epoch, the epoch's checkpoints
  * (epoch_NNN, last, best when improved), retention and training_history.json. */
 static int checkpoint_epoch(trainer *t, const epoch_rec *r, int improved, lvt_err *e) {
-    if (lvt_optim_plateau_step(&t->opt, r->val_loss)) lvt_log_info(&t->log, "  plateau: lr reduced to %.3g", t->opt.lr);
+    if (lvt_optim_plateau_step(&t->opt, monitored(t->cfg, r))) lvt_log_info(&t->log, "  plateau: lr reduced to %.3g", t->opt.lr);
     int done_epoch = t->epoch;
     t->epoch++;
     t->step_in_epoch = 0;
@@ -342,11 +348,14 @@ static int epoch(trainer *t, lvt_err *e) {
     if ((rc = train_validate(t, &ep.rec, e))) return rc;
     if (capped) return stop_at_budget(t, &ep.rec, e);
     epoch_rec *r = &ep.rec;
+    const double prev_best_cos = t->best_val_cos;
     if (r->val_cos > t->best_val_cos) t->best_val_cos = r->val_cos;
     r->val_cos_drop_pct = t->best_val_cos > 0 ? 100.0 * (t->best_val_cos - r->val_cos) / t->best_val_cos : 0;
     r->lr = t->opt.lr;
     if (!isfinite(r->val_loss)) return roll_back_nonfinite(t, r->val_loss, e);
-    const int improved = r->val_loss < t->best_val_loss;
+    /* best.h5 follows train.monitor (docs/training.md) */
+    const int improved = lvt_config_monitor(cfg) == LVT_MONITOR_VAL_COS ? r->val_cos > prev_best_cos
+                                                                         : r->val_loss < t->best_val_loss;
     if ((rc = record_epoch(t, r, improved, e)) || (rc = checkpoint_epoch(t, r, improved, e))) return rc;
     return apply_tripwires(t, r, e);
 }
@@ -423,6 +432,10 @@ static int start_run(trainer *t, int resume, lvt_err *e) {
                  (long long)t->wtrain.n_windows, (long long)t->wval.n_windows, t->model.n_params,
                  cfg->train.global_batch, t->micro, t->comm->world, t->accum, t->steps_per_epoch, t->be->ops->name,
                  t->threads, t->threads == 1 ? "" : "s");
+    if (lvt_config_monitor(cfg) == LVT_MONITOR_VAL_COS)
+        lvt_log_info(&t->log, "best.h5 and the plateau schedule follow val_cos (train.monitor %s%s)",
+                     lvt_config_choice_name(LVT_CHOICE_MONITOR, cfg->train.monitor),
+                     cfg->train.monitor == LVT_MONITOR_AUTO ? ": the base loss is not mse" : "");
     log_blas(t);
     return LVT_OK;
 }

@@ -121,7 +121,7 @@ static const char *const FIXED_KEYS[][2] = {
     {"model", "dim"}, {"model", "d_model"}, {"model", "n_heads"}, {"model", "n_layers"}, {"model", "ffn_mult"},
     {"data", "train"}, {"data", "val"}, {"data", "context_len"}, {"data", "normalize"}, {"data", "drop_degenerate"},
     {"data", "shard"},
-    {"train", "global_batch"}, {"train", "seed"}};
+    {"train", "global_batch"}, {"train", "seed"}, {"train", "monitor"}};
 
 static char *key_text(const cJSON *root, const char *sec, const char *key) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, sec), key);

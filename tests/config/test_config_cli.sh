@@ -33,7 +33,7 @@ want = {
            "cross_article": False},
   "train": {"epochs": 20, "global_batch": 64, "micro_batch": 0, "max_steps": 0, "seed": 42,
             "backend": "auto", "math": "tf32", "log_every": 100, "grad_clip": 1.0, "grad_accum": 0,
-            "nan_max_retries": 3, "cuda_graph": True},
+            "nan_max_retries": 3, "cuda_graph": True, "monitor": "auto"},
   "optim": {"lr": 5e-4, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.01, "schedule": "plateau",
             "plateau": {"factor": 0.5, "patience": 3, "threshold": 1e-4}, "min_lr": 0.0},
   "objective": {"base_loss": "mse", "cosine_weight": 1.0, "rollout_h": 0, "lambda_roll": 0.0, "rollout_grad": "full", "rollout_supervise": "flat",
