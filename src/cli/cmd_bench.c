@@ -4,13 +4,16 @@
  * counted analytically (docs/bench.md): matmuls only, backward = 2 x forward. Under mpirun the
  * step is data-parallel (B per rank) and split into compute, wait (barrier: load imbalance),
  * all-reduce of the flat gradient and optimiser; with --bandwidth it prints the ring all-reduce
- * cost model 2(N-1)/N * bytes / bandwidth next to the measurement (docs/scaling.md). */
+ * cost model 2(N-1)/N * bytes / bandwidth next to the measurement (docs/scaling.md). --step p4
+ * times the recipe's P4 step instead (src/train/bench_step.c), --step eval the forward alone;
+ * --contend N runs N busy threads alongside. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "lvt/bench_step.h"
 #include "lvt/blas.h"
 #include "lvt/ckpt.h"
 #include "lvt/comm.h"
@@ -21,12 +24,18 @@
 
 static void usage(void) {
     printf("usage: lvt bench CONFIG.json [--steps N] [--batch B] [--warmup W] [--backend cpu|cuda|auto]\n"
-           "                 [--set KEY=VALUE]... [--bandwidth GBPS] [--ranks N] [--json]\n"
+           "                 [--step all|eval|p1|p4] [--contend N] [--set KEY=VALUE]... [--bandwidth GBPS]\n"
+           "                 [--ranks N] [--json]\n"
            "       mpirun -np N lvt bench CONFIG.json ...   (data-parallel: B samples per rank)\n\n"
            "Times, at the model shape of CONFIG.json on synthetic random inputs:\n"
            "  forward  the eval-mode forward pass of B samples\n"
            "  train    one P1 training step: forward (dropout on), MSE on the raw output, backward,\n"
            "           global-norm clipping and AdamW\n"
+           "--step selects what is timed: all (default: forward and the P1 step), eval (the forward),\n"
+           "p1 (the P1 step) or p4 (the P4 step of the recipe's last phase, as lvt train runs it:\n"
+           "rollout H=3 with gradient through every step, lambda_roll 0.1, lambda_dir 0.002 adaptive,\n"
+           "lambda_fut 0.002, context drop 0.05; then clipping and AdamW). --contend N runs N busy\n"
+           "threads while measuring (a shared node).\n"
            "N timed steps (default 20) after W warm-up steps (default 3). B defaults to\n"
            "train.global_batch. Prints steps/s, samples/s, ms/step and GFLOP/s (matmul FLOPs counted\n"
            "analytically, backward = 2 x forward; docs/bench.md). --json prints one JSON object.\n\n"
@@ -49,13 +58,23 @@ static double forward_flops_per_sample(const lvt_model_cfg *c) {
     return input_proj + c->n_layers * (2 * attn + ffn) + head;
 }
 
+/* One timed phase of the JSON report; null when --step left it out. */
+static void json_phase(const char *name, int timed, double ms, int B, double gf) {
+    if (!timed) {
+        printf("\"%s\": null, ", name);
+        return;
+    }
+    printf("\"%s\": {\"ms_per_step\": %.4f, \"steps_per_s\": %.4f, \"samples_per_s\": %.2f, \"gflops\": %.3f}, ",
+           name, ms, 1e3 / ms, B * 1e3 / ms, gf);
+}
+
 int cmd_bench(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         usage();
         return 0;
     }
     const char *cfg_path = NULL, *steps_s = NULL, *batch_s = NULL, *warm_s = NULL, *backend = NULL;
-    const char *bw_s = NULL, *ranks_s = NULL;
+    const char *bw_s = NULL, *ranks_s = NULL, *step_s = NULL, *contend_s = NULL;
     const char *sets[64];
     int n_sets = 0, json = 0;
     for (int i = 1; i < argc; i++) {
@@ -66,7 +85,9 @@ int cmd_bench(int argc, char **argv) {
             (r = cli_flag_value("bench", argc, argv, &i, "--warmup", &warm_s)) ||
             (r = cli_flag_value("bench", argc, argv, &i, "--backend", &backend)) ||
             (r = cli_flag_value("bench", argc, argv, &i, "--bandwidth", &bw_s)) ||
-            (r = cli_flag_value("bench", argc, argv, &i, "--ranks", &ranks_s))) {
+            (r = cli_flag_value("bench", argc, argv, &i, "--ranks", &ranks_s)) ||
+            (r = cli_flag_value("bench", argc, argv, &i, "--step", &step_s)) ||
+            (r = cli_flag_value("bench", argc, argv, &i, "--contend", &contend_s))) {
             if (r < 0) return 1;
         } else if ((r = cli_flag_value("bench", argc, argv, &i, "--set", &v))) {
             if (r < 0) return 1;
@@ -92,6 +113,13 @@ int cmd_bench(int argc, char **argv) {
     if (bw_s && cli_parse_double("bench", "--bandwidth", bw_s, &bw_gbps)) return 1;
     if (bw_s && !(bw_gbps > 0)) return cli_fail("bench", "--bandwidth must be > 0 GB/s, got '%s'", bw_s);
     if (ranks_s && cli_parse_long("bench", "--ranks", ranks_s, 1, 1 << 24, &model_ranks)) return 1;
+    long long contend = 0;
+    if (contend_s && cli_parse_long("bench", "--contend", contend_s, 0, 1024, &contend)) return 1;
+    if (!step_s) step_s = "all";
+    if (strcmp(step_s, "all") && strcmp(step_s, "eval") && strcmp(step_s, "p1") && strcmp(step_s, "p4"))
+        return cli_fail("bench", "--step must be all, eval, p1 or p4, got '%s'", step_s);
+    const int do_fwd = !strcmp(step_s, "all") || !strcmp(step_s, "eval"), do_train = strcmp(step_s, "eval") != 0;
+    const int p4 = !strcmp(step_s, "p4");
 
     lvt_err e = {{0}};
     lvt_comm comm;
@@ -126,11 +154,16 @@ int cmd_bench(int argc, char **argv) {
     lvt_optim o;
     memset(&o, 0, sizeof o);
     float *hctx = NULL, *hy = NULL, *dctx = NULL, *dy = NULL, *draw = NULL;
+    lvt_bench_p4 bp4;
+    memset(&bp4, 0, sizeof bp4);
+    lvt_bench_contend busy;
+    memset((void *)&busy, 0, sizeof busy);
     int rc = 1;
     if (lvt_backend_create(&be, backend, comm.local_rank, math, &e)) goto fail;
     if (lvt_comm_device_init(&comm, be, &e)) goto fail;
     if (lvt_model_create(&m, &mc, be, &e) || lvt_model_init(&m, c->train.seed, &e)) goto fail;
-    if (lvt_model_plan(&m, B, 1, &e)) goto fail;
+    if (lvt_model_plan(&m, B, p4 ? LVT_BENCH_P4_H_ROLL : 1, &e)) goto fail;
+    if (p4 && lvt_bench_p4_create(&bp4, c, be, &comm, B, &e)) goto fail;
     lvt_optim_hparams hp;
     if (lvt_optim_hparams_from_config(&hp, c, 1000000, &e)) goto fail;
     if (lvt_optim_create(&o, &hp, be, m.n_params, &e)) goto fail;
@@ -152,9 +185,10 @@ int cmd_bench(int argc, char **argv) {
     be->ops->to_device(be, dctx, hctx, nctx * sizeof(float));
     be->ops->to_device(be, dy, hy, ny * sizeof(float));
 
+    if (lvt_bench_contend_start(&busy, (int)contend, &e)) goto fail;
     /* ---- forward ---- */
     double t_fwd = 0;
-    for (long long s = 0; s < warm + steps; s++) {
+    for (long long s = 0; do_fwd && s < warm + steps; s++) {
         if (s == warm) {
             be->ops->sync(be);
             t_fwd = lvt_now();
@@ -167,7 +201,7 @@ int cmd_bench(int argc, char **argv) {
     /* ---- P1 training step, split: compute | wait | all-reduce | optimiser ---- */
     double t_train = 0, loss = 0, norm = 0;
     double split[4] = {0, 0, 0, 0}; /* seconds summed over the timed steps */
-    for (long long s = 0; s < warm + steps; s++) {
+    for (long long s = 0; do_train && s < warm + steps; s++) {
         if (s == warm) {
             be->ops->sync(be);
             if (lvt_comm_barrier(&comm, &e)) goto fail;
@@ -177,14 +211,18 @@ int cmd_bench(int argc, char **argv) {
         double t0 = lvt_now();
         lvt_dropout_key key = {.seed = c->train.seed, .step = (uint64_t)s, .site = 0,
                                .sample_base = ((int64_t)s * W + comm.rank) * B, .p = mc.dropout};
-        lvt_model_zero_grad(&m);
-        if (lvt_model_forward(&m, 0, dctx, B, 1, &key, NULL, &e)) goto fail;
-        /* draw = 2 (raw - y) / (B D); loss = mean((raw - y)^2) read back as a training loop does */
-        be->ops->copy(be, draw, lvt_model_raw(&m, 0), ny * sizeof(float));
-        be->ops->axpy(be, -1.0f, dy, draw, ny);
-        loss = be->ops->sumsq(be, draw, ny) / (double)ny;
-        be->ops->scale(be, draw, 2.0f / (float)ny, ny);
-        if (lvt_model_backward2(&m, 0, draw, NULL, NULL, &e)) goto fail;
+        if (p4) { /* the P4 objective through lvt_loss_step, as lvt train runs it */
+            if (lvt_bench_p4_step(&bp4, &m, dctx, c->train.seed, (long)s, &loss, &e)) goto fail;
+        } else {
+            lvt_model_zero_grad(&m);
+            if (lvt_model_forward(&m, 0, dctx, B, 1, &key, NULL, &e)) goto fail;
+            /* draw = 2 (raw - y) / (B D); loss = mean((raw - y)^2) read back as a training loop does */
+            be->ops->copy(be, draw, lvt_model_raw(&m, 0), ny * sizeof(float));
+            be->ops->axpy(be, -1.0f, dy, draw, ny);
+            loss = be->ops->sumsq(be, draw, ny) / (double)ny;
+            be->ops->scale(be, draw, 2.0f / (float)ny, ny);
+            if (lvt_model_backward2(&m, 0, draw, NULL, NULL, &e)) goto fail;
+        }
         be->ops->sync(be);
         double t1 = lvt_now();
         if (W > 1 && lvt_comm_barrier(&comm, &e)) goto fail;
@@ -204,6 +242,7 @@ int cmd_bench(int argc, char **argv) {
     }
     be->ops->sync(be);
     t_train = lvt_now() - t_train;
+    lvt_bench_contend_stop(&busy);
 
     /* Means over the ranks of the per-step means: [compute, wait, all-reduce, optimiser, step]. */
     double sp[5];
@@ -227,19 +266,20 @@ int cmd_bench(int argc, char **argv) {
 
     double ff = forward_flops_per_sample(&mc);
     double fwd_ms = 1e3 * t_fwd / (double)steps, train_ms = 1e3 * t_train / (double)steps;
-    double fwd_gf = ff * B / (fwd_ms * 1e-3) * 1e-9, train_gf = 3 * ff * B / (train_ms * 1e-3) * 1e-9;
+    const double tf = p4 ? lvt_bench_p4_flops(ff) : 3 * ff; /* matmul FLOPs per sample of the step */
+    double fwd_gf = ff * B / (fwd_ms * 1e-3) * 1e-9, train_gf = tf * B / (train_ms * 1e-3) * 1e-9;
     if (!rank0) {
         /* only rank 0 reports */
     } else if (json) {
         printf("{\"impl\": \"lvt\", \"backend\": \"%s\", \"math\": \"%s\", \"batch\": %d, \"steps\": %lld, "
                "\"warmup\": %lld, \"n_params\": %zu, \"dim\": %d, \"d_model\": %d, \"n_layers\": %d, "
                "\"n_heads\": %d, \"context_len\": %d, \"flops_fwd_per_sample\": %.0f, "
-               "\"forward\": {\"ms_per_step\": %.4f, \"steps_per_s\": %.4f, \"samples_per_s\": %.2f, \"gflops\": %.3f}, "
-               "\"train\": {\"ms_per_step\": %.4f, \"steps_per_s\": %.4f, \"samples_per_s\": %.2f, \"gflops\": %.3f}, "
-               "\"last_loss\": %.6g, \"last_grad_norm\": %.6g, ",
+               "\"step\": \"%s\", \"contend\": %lld, \"flops_step_per_sample\": %.0f, ",
                be->ops->name, c->train.math, B, steps, warm, m.n_params, mc.dim, mc.d_model, mc.n_layers,
-               mc.n_heads, L, ff, fwd_ms, 1e3 / fwd_ms, B * 1e3 / fwd_ms, fwd_gf, train_ms, 1e3 / train_ms,
-               B * 1e3 / train_ms, train_gf, loss, norm);
+               mc.n_heads, L, ff, step_s, contend, tf);
+        json_phase("forward", do_fwd, fwd_ms, B, fwd_gf);
+        json_phase("train", do_train, train_ms, B, train_gf);
+        printf("\"last_loss\": %.6g, \"last_grad_norm\": %.6g, ", loss, norm);
         char blas[320]; /* library, core, threads (docs/bench.md, "BLAS core selection") */
         lvt_blas_json(blas, sizeof blas);
         printf("\"blas\": %s, ", blas);
@@ -259,12 +299,15 @@ int cmd_bench(int argc, char **argv) {
         char blas[256];
         lvt_blas_describe(blas, sizeof blas);
         printf("  BLAS: %s\n", blas);
-        printf("  forward      %9.3f ms/step  %8.2f steps/s  %10.1f samples/s  %8.2f GFLOP/s\n", fwd_ms,
-               1e3 / fwd_ms, B * 1e3 / fwd_ms, fwd_gf);
-        printf("  train (P1)   %9.3f ms/step  %8.2f steps/s  %10.1f samples/s  %8.2f GFLOP/s\n", train_ms,
-               1e3 / train_ms, B * 1e3 / train_ms, train_gf);
-        printf("  (FLOPs: %.1f MFLOP per sample forward, x3 for a training step; last loss %.4g, grad norm %.4g)\n",
-               ff * 1e-6, loss, norm);
+        if (contend) printf("  contention: %lld busy thread%s while measuring\n", contend, contend > 1 ? "s" : "");
+        if (do_fwd)
+            printf("  forward      %9.3f ms/step  %8.2f steps/s  %10.1f samples/s  %8.2f GFLOP/s\n", fwd_ms,
+                   1e3 / fwd_ms, B * 1e3 / fwd_ms, fwd_gf);
+        if (do_train)
+            printf("  train (%s)   %9.3f ms/step  %8.2f steps/s  %10.1f samples/s  %8.2f GFLOP/s\n", p4 ? "P4" : "P1",
+                   train_ms, 1e3 / train_ms, B * 1e3 / train_ms, train_gf);
+        printf("  (FLOPs: %.1f MFLOP per sample forward, %.1f per sample of the training step; last loss %.4g, "
+               "grad norm %.4g)\n", ff * 1e-6, tf * 1e-6, loss, norm);
         printf("  step split over %d rank%s (B=%d per rank, all-reduce: %s, gradient %.2f MB fp32), ms/step:\n",
                W, W > 1 ? "s" : "", B, comm_name, grad_bytes * 1e-6);
         printf("    compute %.3f + wait %.3f + all-reduce %.3f + optimiser %.3f = %.3f (step %.3f)\n", sp[0], sp[1],
@@ -286,6 +329,8 @@ fail:
     }
     cli_fail("bench", "%s", e.msg);
 done:
+    lvt_bench_contend_stop(&busy);
+    lvt_bench_p4_destroy(&bp4);
     lvt_comm_device_free(&comm);
     if (draw) be->ops->free(be, draw);
     if (dy) be->ops->free(be, dy);
