@@ -160,6 +160,7 @@ int cmd_bench(int argc, char **argv) {
     memset((void *)&busy, 0, sizeof busy);
     int rc = 1;
     if (lvt_backend_create(&be, backend, comm.local_rank, math, &e)) goto fail;
+    const int threads = lvt_cpu_threads_init(0, comm.local_world); /* as lvt train chooses */
     if (lvt_comm_device_init(&comm, be, &e)) goto fail;
     if (lvt_model_create(&m, &mc, be, &e) || lvt_model_init(&m, c->train.seed, &e)) goto fail;
     if (lvt_model_plan(&m, B, p4 ? LVT_BENCH_P4_H_ROLL : 1, &e)) goto fail;
@@ -283,6 +284,8 @@ int cmd_bench(int argc, char **argv) {
         char blas[320]; /* library, core, threads (docs/bench.md, "BLAS core selection") */
         lvt_blas_json(blas, sizeof blas);
         printf("\"blas\": %s, ", blas);
+        const char *wait = getenv("OMP_WAIT_POLICY");
+        printf("\"threads\": %d, \"omp_wait_policy\": \"%s\", ", threads, wait && *wait ? wait : "default");
         printf("\"world\": %d, \"comm\": \"%s\", \"grad_bytes\": %.0f, \"params_in_sync\": %s, "
                "\"split\": {\"compute_ms\": %.4f, \"wait_ms\": %.4f, \"allreduce_ms\": %.4f, \"optim_ms\": %.4f, "
                "\"step_ms\": %.4f, \"allreduce_busbw_gbps\": %.4f}, ",
@@ -299,6 +302,9 @@ int cmd_bench(int argc, char **argv) {
         char blas[256];
         lvt_blas_describe(blas, sizeof blas);
         printf("  BLAS: %s\n", blas);
+        char thr[192];
+        lvt_cpu_threads_describe(thr, sizeof thr, threads, comm.local_world);
+        printf("  threads: %s\n", thr);
         if (contend) printf("  contention: %lld busy thread%s while measuring\n", contend, contend > 1 ? "s" : "");
         if (do_fwd)
             printf("  forward      %9.3f ms/step  %8.2f steps/s  %10.1f samples/s  %8.2f GFLOP/s\n", fwd_ms,
