@@ -174,8 +174,11 @@ static int train_step(bench *b, long s, double split[4], double *loss, double *n
     double t1 = lvt_now();
     if (W > 1 && lvt_comm_barrier(b->comm, e)) return LVT_ERROR;
     double t2 = W > 1 ? lvt_now() : t1;
-    /* one process has nothing to reduce: its all-reduce time is 0, not a timer read */
-    if (W > 1 && lvt_comm_allreduce_device(b->comm, be, b->m.grads, b->m.n_params, LVT_COMM_SUM, 1, e))
+    /* one process has nothing to reduce: its all-reduce time is 0, not a timer read. P1's loss is a
+     * per-rank mean (average the sum); P4's is normalised by the world's batch, so summed as in
+     * src/train/train_step.c */
+    const int average = b->step != LVT_BENCH_P4;
+    if (W > 1 && lvt_comm_allreduce_device(b->comm, be, b->m.grads, b->m.n_params, LVT_COMM_SUM, average, e))
         return LVT_ERROR;
     o->sync(be);
     double t3 = W > 1 ? lvt_now() : t2;
