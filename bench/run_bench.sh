@@ -2,7 +2,7 @@
 # run_bench.sh — lvt bench and its PyTorch counterpart (bench/pytorch_ref.py) side by side, for the
 # eval forward, the P1 step and the P4 step (lvt bench --step eval|p1|p4) at B = 64, 256, 1024, on
 # the same machine, with the same BLAS core (lvt's selection is exported to PyTorch: when torch's
-# BLAS is OpenBLAS it uses the same kernels) and the same thread count. Each (batch, step) pair runs
+# BLAS is OpenBLAS it uses the same kernels), the same thread count and OpenMP wait policy. Each (batch, step) pair runs
 # lvt then PyTorch back to back, REPEAT times; the table shows medians, the ratio lvt/PyTorch of
 # samples/s (> 1 means lvt is faster), the measured sgemm peak (2048^3 square, sgemm_peak --square,
 # the larger of a run before and one after) and each step's fraction of it. docs/bench.md.
@@ -39,6 +39,10 @@ if [ -z "${OPENBLAS_CORETYPE+x}" ]; then
           "$py" -c 'import json,sys; print(json.load(sys.stdin)["blas"]["core"] or "")')"
   [ -n "$core" ] && export OPENBLAS_CORETYPE="$core"
 fi
+# The OpenMP wait policy lvt chooses (PASSIVE, docs/bench.md "Contention"), for both sides unless
+# the user set one: PyTorch's libgomp would otherwise spin, which on a loaded machine measures the
+# wait policy rather than the two implementations.
+[ -z "${OMP_WAIT_POLICY+x}" ] && export OMP_WAIT_POLICY=PASSIVE
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -85,7 +89,8 @@ for b in batches:
 l = json.load(open(sorted(glob.glob(os.path.join(d, "lvt_*.json")))[0]))
 t = json.load(open(sorted(glob.glob(os.path.join(d, "pt_*.json")))[0]))
 bl = l["blas"]
-print("lvt backend %s, BLAS %s %s core %s, %s threads; torch %s with %d threads; medians of %d run(s); "
-      "lvt contention: %d busy thread(s)" % (l["backend"], bl["library"], bl["version"], bl["core"], bl["threads"],
-      t["torch"], t["threads"], repeat, l.get("contend", 0)))
+print("lvt backend %s, BLAS %s %s core %s, %s threads; torch %s with %d threads; OMP_WAIT_POLICY %s; "
+      "medians of %d run(s); lvt contention: %d busy thread(s)" % (l["backend"], bl["library"], bl["version"],
+      bl["core"], bl["threads"], t["torch"], t["threads"], os.environ.get("OMP_WAIT_POLICY", "unset"), repeat,
+      l.get("contend", 0)))
 EOF
