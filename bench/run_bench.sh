@@ -1,50 +1,96 @@
 #!/usr/bin/env bash
-# run_bench.sh — lvt bench and its PyTorch counterpart (bench/pytorch_ref.py) side by side, at
-# B=64 and B=1024 (override with BATCHES="..."), on the same machine; prints a table with the
-# ratio lvt/PyTorch in samples/s (> 1 means lvt is faster).
+# run_bench.sh — lvt bench and its PyTorch counterpart (bench/pytorch_ref.py) side by side, for the
+# eval forward, the P1 step and the P4 step (lvt bench --step eval|p1|p4) at B = 64, 256, 1024, on
+# the same machine, with the same BLAS core (lvt's selection is exported to PyTorch: when torch's
+# BLAS is OpenBLAS it uses the same kernels), the same thread count and OpenMP wait policy. Each (batch, step) pair runs
+# lvt then PyTorch back to back, REPEAT times; the table shows medians, the ratio lvt/PyTorch of
+# samples/s (> 1 means lvt is faster), the measured sgemm peak (2048^3 square, sgemm_peak --square,
+# the larger of a run before and one after) and each step's fraction of it. docs/bench.md.
 #
 # usage: bench/run_bench.sh [CONFIG.json]          (default configs/p1_baseline.json)
-# env:   LVT_BIN (default build/lvt), LVT_PYTHON (default /usr/bin/python3), STEPS (default 10),
-#        WARMUP (default 2), THREADS (default 2), BATCHES (default "64 1024"),
+# env:   LVT_BIN (default build/lvt), SGEMM_BIN (default build/tests/ops/sgemm_peak),
+#        LVT_PYTHON (default /usr/bin/python3), STEPS (timed steps, default 10), WARMUP (default 2),
+#        THREADS (default 2), BATCHES (default "64 256 1024"), STEP_KINDS (default "eval p1 p4"),
+#        REPEAT (default 1), CONTEND (busy threads for lvt bench --contend, default 0),
 #        BACKEND (default: the config's train.backend)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 cfg="${1:-$root/configs/p1_baseline.json}"
 lvt="${LVT_BIN:-$root/build/lvt}"
+sgemm="${SGEMM_BIN:-$root/build/tests/ops/sgemm_peak}"
 py="${LVT_PYTHON:-/usr/bin/python3}"
 steps="${STEPS:-10}"
 warm="${WARMUP:-2}"
 threads="${THREADS:-2}"
-batches="${BATCHES:-64 1024}"
+batches="${BATCHES:-64 256 1024}"
+kinds="${STEP_KINDS:-eval p1 p4}"
+repeat="${REPEAT:-1}"
+contend="${CONTEND:-0}"
 backend_flag=()
 [ -n "${BACKEND:-}" ] && backend_flag=(--backend "$BACKEND")
 
 [ -x "$lvt" ] || { echo "run_bench.sh: no lvt binary at $lvt (set LVT_BIN)" >&2; exit 1; }
 [ -f "$cfg" ] || { echo "run_bench.sh: no config $cfg" >&2; exit 1; }
 export OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads"
+# The core lvt selects (docs/bench.md, "BLAS core selection"), for both sides, unless the user set one.
+if [ -z "${OPENBLAS_CORETYPE+x}" ]; then
+  core="$("$lvt" bench "$cfg" --step eval --batch 1 --steps 1 --warmup 0 --json "${backend_flag[@]}" |
+          "$py" -c 'import json,sys; print(json.load(sys.stdin)["blas"]["core"] or "")')"
+  [ -n "$core" ] && export OPENBLAS_CORETYPE="$core"
+fi
+# The OpenMP wait policy lvt chooses (PASSIVE, docs/bench.md "Contention"), for both sides unless
+# the user set one: PyTorch's libgomp would otherwise spin, which on a loaded machine measures the
+# wait policy rather than the two implementations.
+[ -z "${OMP_WAIT_POLICY+x}" ] && export OMP_WAIT_POLICY=PASSIVE
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
+peak() { [ -x "$sgemm" ] && "$sgemm" --square --seconds 0.3 | awk '/square/ {print $4}' || echo 0; }
+uptime > "$tmp/load_before"
+peak > "$tmp/peak_before"
 for b in $batches; do
-  "$lvt" bench "$cfg" --batch "$b" --steps "$steps" --warmup "$warm" --json "${backend_flag[@]}" > "$tmp/lvt_$b.json"
-  "$py" "$here/pytorch_ref.py" "$cfg" --batch "$b" --steps "$steps" --warmup "$warm" --threads "$threads" \
-      --json > "$tmp/pt_$b.json"
+  for k in $kinds; do
+    for r in $(seq "$repeat"); do
+      "$lvt" bench "$cfg" --step "$k" --batch "$b" --steps "$steps" --warmup "$warm" --contend "$contend" \
+          --json "${backend_flag[@]}" > "$tmp/lvt_${b}_${k}_$r.json"
+      "$py" "$here/pytorch_ref.py" "$cfg" --step "$k" --batch "$b" --steps "$steps" --warmup "$warm" \
+          --threads "$threads" --json > "$tmp/pt_${b}_${k}_$r.json"
+    done
+  done
 done
+peak > "$tmp/peak_after"
+uptime > "$tmp/load_after"
 
-"$py" - "$tmp" $batches <<'EOF'
-import json, os, platform, sys
-d, batches = sys.argv[1], sys.argv[2:]
-print("machine: %s, %d CPUs visible; lvt vs PyTorch, same config, same batch" % (platform.machine(), os.cpu_count()))
-print("%-6s %-8s %12s %12s %12s %12s %10s %10s %8s" % ("batch", "phase", "lvt ms", "torch ms", "lvt samp/s",
-      "torch samp/s", "lvt GF/s", "torch GF/s", "ratio"))
+"$py" - "$tmp" "$repeat" "$batches" "$kinds" <<'EOF'
+import glob, json, os, platform, statistics, sys
+d, repeat, batches, kinds = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split()
+rd = lambda n: open(os.path.join(d, n)).read().strip()
+peaks = [float(rd(n) or 0) for n in ("peak_before", "peak_after")]
+peak = max(peaks)
+print("machine: %s, %d CPUs visible; lvt vs PyTorch, same config, batch, BLAS core and threads" %
+      (platform.machine(), os.cpu_count()))
+print("load before: %s\nload after:  %s" % (rd("load_before"), rd("load_after")))
+print("sgemm peak (2048^3, before / after): %.1f / %.1f GFLOP/s" % tuple(peaks))
+print("%-6s %-5s %11s %11s %11s %11s %9s %9s %7s %7s %7s" % ("batch", "step", "lvt ms", "torch ms",
+      "lvt samp/s", "torch samp/s", "lvt GF/s", "torch GF/s", "ratio", "lvt %pk", "pt %pk"))
+med = statistics.median
 for b in batches:
-    l = json.load(open(os.path.join(d, "lvt_%s.json" % b)))
-    t = json.load(open(os.path.join(d, "pt_%s.json" % b)))
-    for ph in ("forward", "train"):
-        lr, tr = l[ph], t[ph]
-        print("%-6s %-8s %12.2f %12.2f %12.1f %12.1f %10.2f %10.2f %8.2f" % (b, ph, lr["ms_per_step"],
-              tr["ms_per_step"], lr["samples_per_s"], tr["samples_per_s"], lr["gflops"], tr["gflops"],
-              lr["samples_per_s"] / tr["samples_per_s"]))
-print("lvt backend: %s; torch %s with %d threads" % (l["backend"], t["torch"], t["threads"]))
+    for k in kinds:
+        ph = "forward" if k == "eval" else "train"
+        L = [json.load(open(f))[ph] for f in sorted(glob.glob(os.path.join(d, "lvt_%s_%s_*.json" % (b, k))))]
+        T = [json.load(open(f))[ph] for f in sorted(glob.glob(os.path.join(d, "pt_%s_%s_*.json" % (b, k))))]
+        lm, tm = med(x["ms_per_step"] for x in L), med(x["ms_per_step"] for x in T)
+        ls, ts = med(x["samples_per_s"] for x in L), med(x["samples_per_s"] for x in T)
+        lg, tg = med(x["gflops"] for x in L), med(x["gflops"] for x in T)
+        pk = lambda g: "%6.1f%%" % (100 * g / peak) if peak > 0 else "    n/a"
+        print("%-6s %-5s %11.2f %11.2f %11.1f %11.1f %9.2f %9.2f %7.2f %7s %7s" % (b, k, lm, tm, ls, ts, lg, tg,
+              ls / ts, pk(lg), pk(tg)))
+l = json.load(open(sorted(glob.glob(os.path.join(d, "lvt_*.json")))[0]))
+t = json.load(open(sorted(glob.glob(os.path.join(d, "pt_*.json")))[0]))
+bl = l["blas"]
+print("lvt backend %s, BLAS %s %s core %s, %s threads; torch %s with %d threads; OMP_WAIT_POLICY %s; "
+      "medians of %d run(s); lvt contention: %d busy thread(s)" % (l["backend"], bl["library"], bl["version"],
+      bl["core"], bl["threads"], t["torch"], t["threads"], os.environ.get("OMP_WAIT_POLICY", "unset"), repeat,
+      l.get("contend", 0)))
 EOF

@@ -2,7 +2,8 @@
  * for the GEMM shapes of the reference model (M = B*L rows; N, K in {512, 768, 1536, 2048}) in
  * the three layouts a linear layer uses (forward x W^T: NT, input gradient dy W: NN, weight
  * gradient dy^T x: TN), and a large square 2048^3 for the machine's peak. Not a test.
- * Usage: sgemm_peak [--quick] [--seconds S]   (S: minimum timed seconds per shape, default 0.3) */
+ * Usage: sgemm_peak [--quick | --square] [--seconds S]   (S: minimum timed seconds per shape,
+ * default 0.3; --square: only the 2048^3 square, the peak bench/run_bench.sh divides by) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,12 +49,13 @@ static double time_gemm(lvt_backend *be, int ta, int tb, int M, int N, int K, co
 
 int main(int argc, char **argv) {
     double min_s = 0.3;
-    int quick = 0;
+    int quick = 0, square_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--square")) square_only = 1;
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) min_s = atof(argv[++i]);
         else {
-            fprintf(stderr, "usage: sgemm_peak [--quick] [--seconds S]\n");
+            fprintf(stderr, "usage: sgemm_peak [--quick | --square] [--seconds S]\n");
             return 1;
         }
     }
@@ -86,7 +88,7 @@ int main(int argc, char **argv) {
            "K", "NT", "NN", "TN");
     const int Ms[2] = {320, 5120};
     const int dims[4] = {512, 768, 1536, 2048};
-    for (int mi = 0; mi < 2; mi++)
+    for (int mi = 0; mi < (square_only ? 0 : 2); mi++)
         for (int ni = 0; ni < 4; ni++)
             for (int ki = 0; ki < 4; ki++) {
                 int M = Ms[mi], N = dims[ni], K = dims[ki];

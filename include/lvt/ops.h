@@ -234,9 +234,13 @@ void lvt_backend_destroy(lvt_backend *be);
 
 /* CPU threads per process for the CPU backend's kernels (OpenMP) and GEMMs (OpenBLAS).
  * n <= 0 picks the default: the OMP_NUM_THREADS / OPENBLAS_NUM_THREADS environment when set,
- * else online cores / ranks_per_node (at least 1), so ranks sharing a node do not oversubscribe
- * it. Returns the count in force. */
+ * else the CPUs of the process's affinity mask (online cores without one) / ranks_per_node (at
+ * least 1), so ranks sharing a node do not oversubscribe it. Returns the count in force. */
 int lvt_cpu_threads_init(int n, int ranks_per_node);
+
+/* "2 CPU threads per rank (2 usable CPUs / 1 rank on this node), OpenMP wait policy PASSIVE (set
+ * by lvt)": the count, why, and the wait policy (docs/bench.md, "Contention"). */
+void lvt_cpu_threads_describe(char *buf, size_t len, int threads, int ranks_per_node);
 
 /* The number of usable CUDA devices: 0 in a build without the CUDA backend, or when the
  * runtime or driver reports an error (the registry answers; no caller needs the build's macros). */

@@ -1,8 +1,9 @@
-/* cmd_bench.c — `lvt bench CONFIG.json [--steps N] [--batch B] [--json] ...`: the arguments, the
- * config, and the report (text, or JSON built with cJSON) of the measurement in
- * src/train/bench.c (include/lvt/bench.h: the eval forward and a P1 training step, split into
- * compute | wait | all-reduce | optimiser under mpirun). With --bandwidth it prints the ring
- * all-reduce cost model 2(N-1)/N * bytes / bandwidth next to the measurement (docs/scaling.md). */
+/* cmd_bench.c — `lvt bench CONFIG.json [--steps N] [--batch B] [--step S] [--contend N] [--json]
+ * ...`: the arguments, the config, and the report (text, or JSON built with cJSON) of the
+ * measurement in src/train/bench.c (include/lvt/bench.h: the eval forward and a P1 or P4 training
+ * step, split into compute | wait | all-reduce | optimiser under mpirun, optionally with busy
+ * threads alongside). With --bandwidth it prints the ring all-reduce cost model
+ * 2(N-1)/N * bytes / bandwidth next to the measurement (docs/scaling.md). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,15 +15,22 @@
 #include "lvt/comm.h"
 #include "lvt/config.h"
 #include "lvt/json.h"
+#include "lvt/ops.h"
 
 static void usage(void) {
     printf("usage: lvt bench CONFIG.json [--steps N] [--batch B] [--warmup W] [--backend cpu|cuda|auto]\n"
-           "                 [--set KEY=VALUE]... [--bandwidth GBPS] [--ranks N] [--json]\n"
+           "                 [--step all|eval|p1|p4] [--contend N] [--set KEY=VALUE]...\n"
+           "                 [--bandwidth GBPS] [--ranks N] [--json]\n"
            "       mpirun -np N lvt bench CONFIG.json ...   (data-parallel: B samples per rank)\n\n"
            "Times, at the model shape of CONFIG.json on synthetic random inputs:\n"
            "  forward  the eval-mode forward pass of B samples\n"
            "  train    one P1 training step: forward (dropout on), MSE on the raw output, backward,\n"
            "           global-norm clipping and AdamW\n"
+           "--step selects what is timed: all (default: forward and the P1 step), eval (the forward),\n"
+           "p1 (the P1 step) or p4 (the P4 step of the recipe's last phase, as lvt train runs it:\n"
+           "rollout H=3 with gradient through every step, lambda_roll 0.1, lambda_dir 0.002 adaptive,\n"
+           "lambda_fut 0.002, context drop 0.05; then clipping and AdamW). --contend N runs N busy\n"
+           "threads while measuring (a shared node). CPU threads are chosen as lvt train chooses them.\n"
            "N timed steps (default 20) after W warm-up steps (default 3). B defaults to\n"
            "train.global_batch. Prints steps/s, samples/s, ms/step and GFLOP/s (matmul FLOPs counted\n"
            "analytically, backward = 2 x forward; docs/bench.md). --json prints one JSON object.\n\n"
@@ -52,7 +60,8 @@ static void add_num(cJSON *o, const char *key, const char *fmt, double v) {
     cJSON_AddRawToObject(o, key, buf);
 }
 
-static cJSON *phase_json(double ms, int B, double gflops) {
+static cJSON *phase_json(int timed, double ms, int B, double gflops) {
+    if (!timed) return cJSON_CreateNull(); /* --step left it out */
     cJSON *o = cJSON_CreateObject();
     add_num(o, "ms_per_step", "%.4f", ms);
     add_num(o, "steps_per_s", "%.4f", 1e3 / ms);
@@ -76,14 +85,20 @@ static void print_json(const lvt_bench_result *r, const char *math, const ring_m
     cJSON_AddNumberToObject(o, "n_heads", r->model.n_heads);
     cJSON_AddNumberToObject(o, "context_len", r->model.context_len);
     add_num(o, "flops_fwd_per_sample", "%.0f", r->flops_fwd_per_sample);
-    cJSON_AddItemToObject(o, "forward", phase_json(r->fwd_ms, r->batch, r->fwd_gflops));
-    cJSON_AddItemToObject(o, "train", phase_json(r->train_ms, r->batch, r->train_gflops));
+    cJSON_AddStringToObject(o, "step", lvt_bench_step_name(r->step));
+    cJSON_AddNumberToObject(o, "contend", r->contend);
+    add_num(o, "flops_step_per_sample", "%.0f", r->flops_step_per_sample);
+    cJSON_AddItemToObject(o, "forward", phase_json(r->timed_fwd, r->fwd_ms, r->batch, r->fwd_gflops));
+    cJSON_AddItemToObject(o, "train", phase_json(r->timed_train, r->train_ms, r->batch, r->train_gflops));
     add_num(o, "last_loss", "%.6g", r->last_loss);
     add_num(o, "last_grad_norm", "%.6g", r->last_grad_norm);
     char blas[320]; /* library, core, threads (docs/bench.md, "BLAS core selection") */
     lvt_blas_json(blas, sizeof blas);
     cJSON *bj = cJSON_Parse(blas);
     cJSON_AddItemToObject(o, "blas", bj ? bj : cJSON_CreateNull());
+    const char *wait = getenv("OMP_WAIT_POLICY"); /* docs/bench.md, "Contention" */
+    cJSON_AddNumberToObject(o, "threads", r->threads);
+    cJSON_AddStringToObject(o, "omp_wait_policy", wait && *wait ? wait : "default");
     cJSON_AddNumberToObject(o, "world", r->world);
     cJSON_AddStringToObject(o, "comm", r->comm);
     add_num(o, "grad_bytes", "%.0f", r->grad_bytes);
@@ -110,7 +125,7 @@ static void print_json(const lvt_bench_result *r, const char *math, const ring_m
     free(text);
 }
 
-static void print_text(const lvt_bench_result *r, const ring_model *rm) {
+static void print_text(const lvt_bench_result *r, int local_world, const ring_model *rm) {
     const lvt_model_cfg *mc = &r->model;
     const int B = r->batch, W = r->world;
     printf("lvt bench: backend %s, batch %d, %zu parameters (D=%d d=%d layers=%d heads=%d L=%d), "
@@ -120,12 +135,20 @@ static void print_text(const lvt_bench_result *r, const ring_model *rm) {
     char blas[256];
     lvt_blas_describe(blas, sizeof blas);
     printf("  BLAS: %s\n", blas);
-    printf("  forward      %9.3f ms/step  %8.2f steps/s  %10.1f samples/s  %8.2f GFLOP/s\n", r->fwd_ms,
-           1e3 / r->fwd_ms, B * 1e3 / r->fwd_ms, r->fwd_gflops);
-    printf("  train (P1)   %9.3f ms/step  %8.2f steps/s  %10.1f samples/s  %8.2f GFLOP/s\n", r->train_ms,
-           1e3 / r->train_ms, B * 1e3 / r->train_ms, r->train_gflops);
-    printf("  (FLOPs: %.1f MFLOP per sample forward, x3 for a training step; last loss %.4g, grad norm %.4g)\n",
-           r->flops_fwd_per_sample * 1e-6, r->last_loss, r->last_grad_norm);
+    char thr[192];
+    lvt_cpu_threads_describe(thr, sizeof thr, r->threads, local_world);
+    printf("  threads: %s\n", thr);
+    if (r->contend) printf("  contention: %d busy thread%s while measuring\n", r->contend, r->contend > 1 ? "s" : "");
+    if (r->timed_fwd)
+        printf("  forward      %9.3f ms/step  %8.2f steps/s  %10.1f samples/s  %8.2f GFLOP/s\n", r->fwd_ms,
+               1e3 / r->fwd_ms, B * 1e3 / r->fwd_ms, r->fwd_gflops);
+    if (r->timed_train)
+        printf("  train (%s)   %9.3f ms/step  %8.2f steps/s  %10.1f samples/s  %8.2f GFLOP/s\n",
+               r->step == LVT_BENCH_P4 ? "P4" : "P1", r->train_ms, 1e3 / r->train_ms, B * 1e3 / r->train_ms,
+               r->train_gflops);
+    printf("  (FLOPs: %.1f MFLOP per sample forward, %.1f per sample of the training step; last loss %.4g, "
+           "grad norm %.4g)\n", r->flops_fwd_per_sample * 1e-6, r->flops_step_per_sample * 1e-6, r->last_loss,
+           r->last_grad_norm);
     printf("  step split over %d rank%s (B=%d per rank, all-reduce: %s, gradient %.2f MB fp32), ms/step:\n", W,
            W > 1 ? "s" : "", B, r->comm, r->grad_bytes * 1e-6);
     printf("    compute %.3f + wait %.3f + all-reduce %.3f + optimiser %.3f = %.3f (step %.3f)\n", r->compute_ms,
@@ -152,6 +175,7 @@ typedef struct bench_args {
 
 static int parse_args(int argc, char **argv, bench_args *a) {
     const char *steps_s = NULL, *batch_s = NULL, *warm_s = NULL, *bw_s = NULL, *ranks_s = NULL;
+    const char *step_s = NULL, *contend_s = NULL;
     memset(a, 0, sizeof *a);
     lvt_bench_opts_default(&a->opts);
     for (int i = 1; i < argc; i++) {
@@ -162,7 +186,9 @@ static int parse_args(int argc, char **argv, bench_args *a) {
             (r = cli_flag_value("bench", argc, argv, &i, "--warmup", &warm_s)) ||
             (r = cli_flag_value("bench", argc, argv, &i, "--backend", &a->opts.backend)) ||
             (r = cli_flag_value("bench", argc, argv, &i, "--bandwidth", &bw_s)) ||
-            (r = cli_flag_value("bench", argc, argv, &i, "--ranks", &ranks_s))) {
+            (r = cli_flag_value("bench", argc, argv, &i, "--ranks", &ranks_s)) ||
+            (r = cli_flag_value("bench", argc, argv, &i, "--step", &step_s)) ||
+            (r = cli_flag_value("bench", argc, argv, &i, "--contend", &contend_s))) {
             if (r < 0) return 1;
         } else if ((r = cli_flag_value("bench", argc, argv, &i, "--set", &v))) {
             if (r < 0) return 1;
@@ -189,6 +215,12 @@ static int parse_args(int argc, char **argv, bench_args *a) {
     if (bw_s && cli_parse_double("bench", "--bandwidth", bw_s, &a->bw_gbps)) return 1;
     if (bw_s && !(a->bw_gbps > 0)) return cli_fail("bench", "--bandwidth must be > 0 GB/s, got '%s'", bw_s);
     if (ranks_s && cli_parse_long("bench", "--ranks", ranks_s, 1, 1 << 24, &a->model_ranks)) return 1;
+    long long contend = 0;
+    if (contend_s && cli_parse_long("bench", "--contend", contend_s, 0, 1024, &contend)) return 1;
+    a->opts.contend = (int)contend;
+    const int step = step_s ? lvt_bench_step_parse(step_s) : LVT_BENCH_ALL;
+    if (step < 0) return cli_fail("bench", "--step must be all, eval, p1 or p4, got '%s'", step_s);
+    a->opts.step = (lvt_bench_step)step;
     return 0;
 }
 
@@ -230,7 +262,7 @@ int cmd_bench(int argc, char **argv) {
             rm.efficiency = (r.compute_ms + r.optim_ms) / (r.compute_ms + r.optim_ms + rm.allreduce_ms);
         }
         if (a.json) print_json(&r, lvt_config_choice_name(LVT_CHOICE_MATH, c->train.math), &rm);
-        else print_text(&r, &rm);
+        else print_text(&r, comm.local_world, &rm);
     }
     free(c);
     lvt_comm_finalize(&comm);

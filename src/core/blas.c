@@ -19,6 +19,8 @@
 
 /* Set by lvt_blas_ensure_core() before its re-exec: the core OpenBLAS had picked by itself. */
 #define LVT_BLAS_MARKER "LVT_BLAS_CORE_FROM"
+/* Set with OMP_WAIT_POLICY=PASSIVE by that re-exec: lvt, not the user, chose the wait policy. */
+#define LVT_OMP_MARKER "LVT_OMP_WAIT_SET"
 
 /* OpenBLAS's dynamic-arch core names (driver/others/dynamic.c, 0.3.21 plus the later
  * SapphireRapids) by the widest vector instruction set their kernels use:
@@ -135,22 +137,39 @@ static void self_path(char *buf, size_t n) {
     buf[k] = 0;
 }
 
+/* The OpenMP wait policy (docs/bench.md, "Contention"): libgomp reads OMP_WAIT_POLICY once, before
+ * main(); unset, its idle threads spin for ~300k iterations after every parallel region, which on
+ * a shared node steals the core the working thread needs. lvt sets PASSIVE when the user has not
+ * set the variable (even empty): within the core re-exec when there is one, and for the commands
+ * that run training steps (`lvt train`, `lvt bench`) also by a re-exec of its own. */
+static int wants_passive(char **argv, int reexec_anyway) {
+    if (getenv("OMP_WAIT_POLICY")) return 0;
+    if (reexec_anyway) return 1;
+    return argv && argv[0] && argv[1] && (!strcmp(argv[1], "train") || !strcmp(argv[1], "bench"));
+}
+
 void lvt_blas_ensure_core(char **argv) {
     lvt_cpu_features f;
     lvt_blas_state s;
     lvt_cpu_features_read(&f);
     lvt_blas_state_read(&s);
     const char *want = lvt_blas_pick_core(&f, &s);
-    if (!want || !argv || !argv[0]) return;
+    const int passive = wants_passive(argv, want != NULL);
+    if ((!want && !passive) || !argv || !argv[0]) return;
     char from[64];
     snprintf(from, sizeof from, "%s", s.core);
     char self[4096];
     self_path(self, sizeof self);
-    if (setenv("OPENBLAS_CORETYPE", want, 1) == 0 && setenv(LVT_BLAS_MARKER, from, 1) == 0) {
+    int ok = !passive || (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) == 0 && setenv(LVT_OMP_MARKER, "1", 1) == 0);
+    if (ok && want) ok = setenv("OPENBLAS_CORETYPE", want, 1) == 0 && setenv(LVT_BLAS_MARKER, from, 1) == 0;
+    if (ok) {
         fflush(NULL);
         execv(self, argv);
     }
     const int err = errno;
+    if (passive) unsetenv("OMP_WAIT_POLICY");
+    unsetenv(LVT_OMP_MARKER);
+    if (!want) return; /* the default wait policy stays: slower on a shared node, not wrong */
     unsetenv("OPENBLAS_CORETYPE");
     unsetenv(LVT_BLAS_MARKER);
     fprintf(stderr, "lvt: note: OpenBLAS runs its generic %s kernels on this CPU and re-executing with "

@@ -120,7 +120,9 @@ double cpu_sumsq(lvt_backend *be, const float *x, size_t n) {
 
 /* torch.optim.AdamW (foreach=False, amsgrad=False, maximize=False): the step's scalar factors in
  * double (lvt_adamw_scalars_for, as Python computes them), then lvt_adamw_update per element in
- * fp32 (include/lvt/elementwise.h, the same code the CUDA kernels run). */
+ * fp32 (include/lvt/elementwise.h, the same code the CUDA kernels run). This file is compiled with
+ * -fno-math-errno (CMakeLists.txt) so that the loop vectorises: sqrtf would otherwise call libm to
+ * set errno on a negative input, which keeps the loop scalar (docs/bench.md, "Profile"). */
 void cpu_adamw(lvt_backend *be, float *p, const float *g, float *m, float *v, size_t n, float lr,
                float beta1, float beta2, float eps, float weight_decay, long t, float grad_scale) {
     const lvt_adamw_scalars s = lvt_adamw_scalars_for(lr, beta1, beta2, eps, weight_decay, t);

@@ -3,7 +3,9 @@
  * lvt_cuda_probe / lvt_cuda_devices / lvt_cuda_available answer how many CUDA devices are usable (LVT_HAVE_CUDA is defined for
  * this file alone; everything else asks the ops table). Also the host-side scalar math both
  * backends share: lvt_float_decimal and the AdamW step scalars. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,14 +99,48 @@ lvt_adamw_scalars lvt_adamw_scalars_for(float lr, float beta1, float beta2, floa
     return s;
 }
 
+/* CPUs this process may run on: its affinity mask (what taskset, srun --cpu-bind or a cgroup
+ * cpuset leave it), else the online cores. */
+static int usable_cpus(void) {
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+#endif
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 0 ? (int)cores : 1;
+}
+
+/* The thread-count environment in force, or NULL. */
+static const char *threads_env(const char **name) {
+    const char *names[2] = {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"};
+    for (int i = 0; i < 2; i++) {
+        const char *v = getenv(names[i]);
+        if (v && *v) {
+            *name = names[i];
+            return v;
+        }
+    }
+    return NULL;
+}
+
 int lvt_cpu_threads_init(int n, int ranks_per_node) {
     if (n <= 0) {
-        const char *env = getenv("OMP_NUM_THREADS");
-        if (!env || !*env) env = getenv("OPENBLAS_NUM_THREADS");
-        if (env && *env) return lvt_cpu_set_threads(atoi(env) > 0 ? atoi(env) : 1);
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        const char *name, *env = threads_env(&name);
+        if (env) return lvt_cpu_set_threads(atoi(env) > 0 ? atoi(env) : 1);
         if (ranks_per_node < 1) ranks_per_node = 1;
-        n = (int)(cores / ranks_per_node);
+        n = usable_cpus() / ranks_per_node;
     }
     return lvt_cpu_set_threads(n < 1 ? 1 : n);
+}
+
+void lvt_cpu_threads_describe(char *buf, size_t len, int threads, int ranks_per_node) {
+    const char *name, *env = threads_env(&name), *wait = getenv("OMP_WAIT_POLICY");
+    char why[96];
+    if (env)
+        snprintf(why, sizeof why, "%s=%s", name, env);
+    else
+        snprintf(why, sizeof why, "%d usable CPUs / %d rank%s on this node", usable_cpus(),
+                 ranks_per_node < 1 ? 1 : ranks_per_node, ranks_per_node > 1 ? "s" : "");
+    snprintf(buf, len, "%d CPU thread%s per rank (%s), OpenMP wait policy %s%s", threads, threads == 1 ? "" : "s",
+             why, wait && *wait ? wait : "default (spinning)", getenv("LVT_OMP_WAIT_SET") ? " (set by lvt)" : "");
 }

@@ -1,6 +1,8 @@
 /* bench.c — the `lvt bench` measurement (include/lvt/bench.h, docs/bench.md): set up a model of
- * the config's shape on synthetic Philox inputs, time the eval forward and the P1 training step
- * (split into compute | wait | all-reduce | optimiser), and reduce the split over the ranks. */
+ * the config's shape on synthetic Philox inputs, with the CPU threads `lvt train` would choose,
+ * time the eval forward and the P1 or P4 training step (split into compute | wait | all-reduce |
+ * optimiser), optionally with busy threads alongside, and reduce the split over the ranks. The P4
+ * step and the busy threads are in src/train/bench_step.c. */
 #include "lvt/bench.h"
 
 #include <stdio.h>
@@ -14,6 +16,19 @@ void lvt_bench_opts_default(lvt_bench_opts *o) {
     memset(o, 0, sizeof *o);
     o->steps = 20;
     o->warmup = 3;
+    o->step = LVT_BENCH_ALL;
+}
+
+static const char *const step_names[] = {"all", "eval", "p1", "p4"};
+
+const char *lvt_bench_step_name(lvt_bench_step s) {
+    return s >= LVT_BENCH_ALL && s <= LVT_BENCH_P4 ? step_names[s] : "?";
+}
+
+int lvt_bench_step_parse(const char *name) {
+    for (int i = 0; i <= LVT_BENCH_P4; i++)
+        if (name && !strcmp(name, step_names[i])) return i;
+    return -1;
 }
 
 double lvt_bench_forward_flops(const lvt_model_cfg *c) {
@@ -36,6 +51,8 @@ typedef struct bench {
     lvt_comm *comm;
     int B;
     long steps, warm;
+    lvt_bench_step step;
+    int threads;
     lvt_model_cfg mc;
     lvt_backend *be;
     lvt_model m;
@@ -43,6 +60,8 @@ typedef struct bench {
     size_t nctx, ny;
     float *hctx, *hy;         /* host inputs */
     float *dctx, *dy, *draw;  /* backend copies and the MSE gradient */
+    lvt_bench_p4 p4;          /* --step p4: the objective and its batch */
+    lvt_bench_contend busy;   /* --contend N */
 } bench;
 
 /* Synthetic inputs: uniform [-1, 1) context rows and targets, from Philox (seeded); rank r takes
@@ -75,11 +94,15 @@ static int setup(bench *b, const lvt_bench_opts *o, lvt_err *e) {
     b->B = o->batch > 0 ? o->batch : c->train.global_batch;
     b->steps = o->steps;
     b->warm = o->warmup;
+    b->step = o->step;
+    b->threads = lvt_cpu_threads_init(0, b->comm->local_world); /* as lvt train chooses */
     const char *backend = o->backend ? o->backend : lvt_config_choice_name(LVT_CHOICE_BACKEND, c->train.backend);
     if (lvt_backend_create(&b->be, backend, b->comm->local_rank, lvt_model_math_from_config(c), e)) return LVT_ERROR;
     if (lvt_comm_device_init(b->comm, b->be, e)) return LVT_ERROR;
     if (lvt_model_create(&b->m, &b->mc, b->be, e) || lvt_model_init(&b->m, c->train.seed, e)) return LVT_ERROR;
-    if (lvt_model_plan(&b->m, b->B, 1, e)) return LVT_ERROR;
+    const int p4 = b->step == LVT_BENCH_P4;
+    if (lvt_model_plan(&b->m, b->B, p4 ? LVT_BENCH_P4_H_ROLL : 1, e)) return LVT_ERROR;
+    if (p4 && lvt_bench_p4_create(&b->p4, c, b->be, b->comm, b->B, e)) return LVT_ERROR;
     lvt_optim_hparams hp;
     if (lvt_optim_hparams_from_config(&hp, c, 1000000, e)) return LVT_ERROR;
     if (lvt_optim_create(&b->opt, &hp, b->be, b->m.n_params, e)) return LVT_ERROR;
@@ -87,6 +110,8 @@ static int setup(bench *b, const lvt_bench_opts *o, lvt_err *e) {
 }
 
 static void teardown(bench *b) {
+    lvt_bench_contend_stop(&b->busy);
+    lvt_bench_p4_destroy(&b->p4);
     lvt_comm_device_free(b->comm);
     if (b->be) {
         const lvt_ops *o = b->be->ops;
@@ -116,13 +141,12 @@ static int time_forward(bench *b, double *secs, lvt_err *e) {
     return LVT_OK;
 }
 
-/* One P1 training step s; adds its compute | wait | all-reduce | optimiser seconds to split. */
-static int train_step(bench *b, long s, double split[4], double *loss, double *norm, lvt_err *e) {
+/* The P1 objective: MSE of the raw output against the synthetic targets, and its backward. */
+static int p1_loss_backward(bench *b, long s, double *loss, lvt_err *e) {
     lvt_backend *be = b->be;
     const lvt_ops *o = be->ops;
     const int W = b->comm->world;
     const size_t ny = b->ny;
-    double t0 = lvt_now();
     lvt_dropout_key key = {.seed = b->c->train.seed, .step = (uint64_t)s, .site = 0,
                            .sample_base = ((int64_t)s * W + b->comm->rank) * b->B, .p = b->mc.dropout};
     lvt_model_zero_grad(&b->m);
@@ -132,13 +156,29 @@ static int train_step(bench *b, long s, double split[4], double *loss, double *n
     o->axpy(be, -1.0f, b->dy, b->draw, ny);
     *loss = o->sumsq(be, b->draw, ny) / (double)ny;
     o->scale(be, b->draw, 2.0f / (float)ny, ny);
-    if (lvt_model_backward_raw_pred(&b->m, 0, b->draw, NULL, NULL, e)) return LVT_ERROR;
+    return lvt_model_backward_raw_pred(&b->m, 0, b->draw, NULL, NULL, e);
+}
+
+/* One P1 or P4 training step s; adds its compute | wait | all-reduce | optimiser seconds to split. */
+static int train_step(bench *b, long s, double split[4], double *loss, double *norm, lvt_err *e) {
+    lvt_backend *be = b->be;
+    const lvt_ops *o = be->ops;
+    const int W = b->comm->world;
+    double t0 = lvt_now();
+    if (b->step == LVT_BENCH_P4) { /* the P4 objective through lvt_loss_step, as lvt train runs it */
+        if (lvt_bench_p4_step(&b->p4, &b->m, b->dctx, b->c->train.seed, s, loss, e)) return LVT_ERROR;
+    } else if (p1_loss_backward(b, s, loss, e)) {
+        return LVT_ERROR;
+    }
     o->sync(be);
     double t1 = lvt_now();
     if (W > 1 && lvt_comm_barrier(b->comm, e)) return LVT_ERROR;
     double t2 = W > 1 ? lvt_now() : t1;
-    /* one process has nothing to reduce: its all-reduce time is 0, not a timer read */
-    if (W > 1 && lvt_comm_allreduce_device(b->comm, be, b->m.grads, b->m.n_params, LVT_COMM_SUM, 1, e))
+    /* one process has nothing to reduce: its all-reduce time is 0, not a timer read. P1's loss is a
+     * per-rank mean (average the sum); P4's is normalised by the world's batch, so summed as in
+     * src/train/train_step.c */
+    const int average = b->step != LVT_BENCH_P4;
+    if (W > 1 && lvt_comm_allreduce_device(b->comm, be, b->m.grads, b->m.n_params, LVT_COMM_SUM, average, e))
         return LVT_ERROR;
     o->sync(be);
     double t3 = W > 1 ? lvt_now() : t2;
@@ -194,11 +234,15 @@ static int reduce_split(bench *b, const double split[4], double t_train, lvt_ben
     return LVT_OK;
 }
 
-static int measure(bench *b, lvt_bench_result *r, lvt_err *e) {
-    double t_fwd, t_train, split[4] = {0, 0, 0, 0};
+static int measure(bench *b, const lvt_bench_opts *o, lvt_bench_result *r, lvt_err *e) {
+    double t_fwd = 0, t_train = 0, split[4] = {0, 0, 0, 0};
     r->last_loss = r->last_grad_norm = 0;
-    if (time_forward(b, &t_fwd, e)) return LVT_ERROR;
-    if (time_train(b, &t_train, split, &r->last_loss, &r->last_grad_norm, e)) return LVT_ERROR;
+    r->timed_fwd = b->step == LVT_BENCH_ALL || b->step == LVT_BENCH_EVAL;
+    r->timed_train = b->step != LVT_BENCH_EVAL;
+    if (lvt_bench_contend_start(&b->busy, o->contend, e)) return LVT_ERROR;
+    if (r->timed_fwd && time_forward(b, &t_fwd, e)) return LVT_ERROR;
+    if (r->timed_train && time_train(b, &t_train, split, &r->last_loss, &r->last_grad_norm, e)) return LVT_ERROR;
+    lvt_bench_contend_stop(&b->busy);
     if (reduce_split(b, split, t_train, r, e)) return LVT_ERROR;
     snprintf(r->backend, sizeof r->backend, "%s", b->be->ops->name);
     snprintf(r->comm, sizeof r->comm, "%s", lvt_comm_device_mode_name(lvt_comm_device_mode(b->comm)));
@@ -208,25 +252,31 @@ static int measure(bench *b, lvt_bench_result *r, lvt_err *e) {
     r->model = b->mc;
     r->n_params = b->m.n_params;
     r->world = b->comm->world;
+    r->step = b->step;
+    r->contend = o->contend;
+    r->threads = b->threads;
     const double ff = lvt_bench_forward_flops(&b->mc);
     r->flops_fwd_per_sample = ff;
+    r->flops_step_per_sample = b->step == LVT_BENCH_P4 ? lvt_bench_p4_flops(ff) : 3 * ff;
     r->fwd_ms = 1e3 * t_fwd / (double)b->steps;
     r->train_ms = 1e3 * t_train / (double)b->steps;
-    r->fwd_gflops = ff * b->B / (r->fwd_ms * 1e-3) * 1e-9;
-    r->train_gflops = 3 * ff * b->B / (r->train_ms * 1e-3) * 1e-9;
+    r->fwd_gflops = r->timed_fwd ? ff * b->B / (r->fwd_ms * 1e-3) * 1e-9 : 0;
+    r->train_gflops = r->timed_train ? r->flops_step_per_sample * b->B / (r->train_ms * 1e-3) * 1e-9 : 0;
     return LVT_OK;
 }
 
 int lvt_bench_run(const lvt_config *c, const lvt_bench_opts *o, lvt_comm *comm, lvt_bench_result *r,
                   lvt_err *e) {
     if (o->steps < 1 || o->warmup < 0) return lvt_errf(e, "bench: steps must be >= 1 and warm-up >= 0");
+    if (o->step < LVT_BENCH_ALL || o->step > LVT_BENCH_P4) return lvt_errf(e, "bench: unknown step %d", (int)o->step);
+    if (o->contend < 0) return lvt_errf(e, "bench: --contend must be >= 0, got %d", o->contend);
     bench b;
     memset(&b, 0, sizeof b);
     memset(r, 0, sizeof *r);
     b.c = c;
     b.comm = comm;
     int rc = setup(&b, o, e);
-    if (rc == LVT_OK) rc = measure(&b, r, e);
+    if (rc == LVT_OK) rc = measure(&b, o, r, e);
     teardown(&b);
     return rc;
 }

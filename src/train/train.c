@@ -427,11 +427,13 @@ static int start_run(trainer *t, int resume, lvt_err *e) {
         lvt_log_info(&t->log, "data.shard articles: rank 0 holds articles [%lld, %lld) of %s (%lld windows); "
                      "every rank reads only its own range", (long long)t->shard_lo, (long long)t->shard_hi,
                      cfg->data.train, (long long)t->wtrain.n_windows);
+    char thr[192]; /* the thread count, why, and the OpenMP wait policy (docs/bench.md, "Contention") */
+    lvt_cpu_threads_describe(thr, sizeof thr, t->threads, t->comm->local_world);
     lvt_log_info(&t->log, "lvt train: %lld train windows, %lld val windows, %zu parameters, global batch %d "
-                 "(micro %d x world %d x accum %d), %ld steps/epoch, backend %s, %d CPU thread%s per rank",
+                 "(micro %d x world %d x accum %d), %ld steps/epoch, backend %s, %s",
                  (long long)t->wtrain.n_windows, (long long)t->wval.n_windows, t->model.n_params,
                  cfg->train.global_batch, t->micro, t->comm->world, t->accum, t->steps_per_epoch, t->be->ops->name,
-                 t->threads, t->threads == 1 ? "" : "s");
+                 thr);
     if (lvt_config_monitor(cfg) == LVT_MONITOR_VAL_COS)
         lvt_log_info(&t->log, "best.h5 and the plateau schedule follow val_cos (train.monitor %s%s)",
                      lvt_config_choice_name(LVT_CHOICE_MONITOR, cfg->train.monitor),

@@ -2,7 +2,10 @@
 # (data-parallel, MPI all-reduce of the flat gradient). Asserts the parts (compute, wait,
 # all-reduce, optimiser) sum to the independently timed step within 10 %, that ranks end with
 # identical parameters (the gradients were averaged), and the ring cost model 2(N-1)/N*bytes/bw
-# and efficiency against a recomputation in Python.
+# and efficiency against a recomputation in Python. The P4 step (--step p4, with --contend 1) on
+# two ranks: its loss statistics are reduced across ranks and the ranks stay in sync; --step eval
+# times only the forward; a bad --step is one clear line; OpenMP's wait policy is PASSIVE unless the
+# user set one.
 set -u
 T="$LVT_TEST_TMP/scaling_bench"
 rm -rf "$T" && mkdir -p "$T"
@@ -26,6 +29,26 @@ grep -q "parameters identical across ranks" "$T/w2.txt" || fail "ranks disagree 
 # a bad --bandwidth is one clear line and exit 1
 "$LVT_BIN" bench "$T/cfg.json" --bandwidth 0 > /dev/null 2> "$T/err.txt" && fail "--bandwidth 0 accepted"
 [ "$(wc -l < "$T/err.txt")" = 1 ] && grep -q "bandwidth" "$T/err.txt" || fail "error output: $(cat "$T/err.txt")"
+mpirun --oversubscribe --bind-to none -np 2 "$LVT_BIN" bench "$T/cfg.json" --step p4 --contend 1 --steps 2 \
+  --warmup 1 --json > "$T/p4.json" || fail "bench --step p4 under mpirun -np 2"
+"$LVT_BIN" bench "$T/cfg.json" --step eval --steps 2 --warmup 0 --json > "$T/eval.json" || fail "bench --step eval"
+# the OpenMP wait policy: PASSIVE when unset (lvt re-executes with it), the user's setting kept
+wait_of() { "$LVT_PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["omp_wait_policy"])' "$1"; }
+env -u OMP_WAIT_POLICY "$LVT_BIN" bench "$T/cfg.json" --step eval --steps 1 --warmup 0 --json > "$T/wp.json" || fail "bench, wait policy unset"
+[ "$(wait_of "$T/wp.json")" = PASSIVE ] || fail "wait policy with OMP_WAIT_POLICY unset: $(wait_of "$T/wp.json")"
+OMP_WAIT_POLICY=active "$LVT_BIN" bench "$T/cfg.json" --step eval --steps 1 --warmup 0 --json > "$T/wa.json" || fail "bench, wait policy active"
+[ "$(wait_of "$T/wa.json")" = active ] || fail "user's OMP_WAIT_POLICY=active not kept: $(wait_of "$T/wa.json")"
+"$LVT_BIN" bench "$T/cfg.json" --step p5 > /dev/null 2> "$T/err.txt" && fail "--step p5 accepted"
+[ "$(wc -l < "$T/err.txt")" = 1 ] && grep -q -- "--step" "$T/err.txt" || fail "error output: $(cat "$T/err.txt")"
+"$LVT_PYTHON" - "$T/p4.json" "$T/eval.json" <<'PY' || fail "step checks"
+import json, math, sys
+p4, ev = (json.load(open(p)) for p in sys.argv[1:3])
+assert p4["step"] == "p4" and p4["contend"] == 1 and p4["world"] == 2, p4
+assert p4["forward"] is None and p4["train"]["ms_per_step"] > 0, p4
+assert p4["flops_step_per_sample"] == 9 * p4["flops_fwd_per_sample"], p4
+assert p4["params_in_sync"] is True and math.isfinite(p4["last_loss"]) and p4["last_loss"] > 0, p4
+assert ev["step"] == "eval" and ev["train"] is None and ev["forward"]["ms_per_step"] > 0, ev
+PY
 
 "$LVT_PYTHON" - "$T/w1.json" "$T/w2.json" <<'PY' || fail "checks"
 import json, sys
