@@ -64,6 +64,10 @@ int lvt_comm_device_init(lvt_comm *c, lvt_backend *be, lvt_err *e);
 int lvt_comm_allreduce_device(lvt_comm *c, lvt_backend *be, float *buf, size_t n, lvt_comm_op op,
                               int avg, lvt_err *e);
 
+/* Sum n <= 256 floats of be's memory over the ranks through the host (MPI), in place: the loss's
+ * per-step batch statistics (its reduce callback in lvt train and lvt bench). Needs no device set-up. */
+int lvt_comm_sum_small_staged(lvt_comm *c, lvt_backend *be, float *buf, int n, lvt_err *e);
+
 /* The path chosen by lvt_comm_device_init, and its name ("none", "mpi", "nccl", "staged"). */
 lvt_comm_dev_mode lvt_comm_device_mode(const lvt_comm *c);
 const char *lvt_comm_device_mode_name(lvt_comm_dev_mode m);

@@ -27,13 +27,7 @@ void lvt_bench_p4_objective(const lvt_config *c, lvt_objective_cfg *obj) {
 /* The loss's cross-rank reduction of its batch statistics (as src/train/train_setup.c does). */
 static int reduce_scalars(void *ctx, float *buf, int n, lvt_err *e) {
     lvt_bench_p4 *p = ctx;
-    if (p->comm->world == 1) return LVT_OK;
-    float tmp[256];
-    if (n > 256) return lvt_errf(e, "too many loss statistics (%d)", n);
-    p->be->ops->to_host(p->be, tmp, buf, sizeof(float) * (size_t)n);
-    if (lvt_comm_allreduce_f32(p->comm, tmp, (size_t)n, LVT_COMM_SUM, 0, e)) return LVT_ERROR;
-    p->be->ops->to_device(p->be, buf, tmp, sizeof(float) * (size_t)n);
-    return LVT_OK;
+    return lvt_comm_sum_small_staged(p->comm, p->be, buf, n, e);
 }
 
 /* n floats uniform in [lo, hi) from Philox stream `site`, uploaded into a new backend buffer. */

@@ -156,3 +156,13 @@ int lvt_comm_allreduce_device(lvt_comm *c, lvt_backend *be, float *buf, size_t n
     }
     return lvt_errf(e, "device all-reduce: no path set up");
 }
+
+int lvt_comm_sum_small_staged(lvt_comm *c, lvt_backend *be, float *buf, int n, lvt_err *e) {
+    if (c->world == 1) return LVT_OK;
+    float tmp[256];
+    if (n > 256) return lvt_errf(e, "too many loss statistics (%d)", n);
+    be->ops->to_host(be, tmp, buf, sizeof(float) * (size_t)n);
+    if (lvt_comm_allreduce_f32(c, tmp, (size_t)n, LVT_COMM_SUM, 0, e)) return LVT_ERROR;
+    be->ops->to_device(be, buf, tmp, sizeof(float) * (size_t)n);
+    return LVT_OK;
+}

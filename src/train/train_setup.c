@@ -124,13 +124,7 @@ static int build_windows(trainer *t, lvt_err *e) {
 /* The loss's cross-rank reduction of its batch statistics. */
 static int reduce_scalars(void *ctx, float *buf, int n, lvt_err *e) {
     trainer *t = ctx;
-    if (t->comm->world == 1) return LVT_OK;
-    float tmp[256];
-    if (n > 256) return lvt_errf(e, "too many loss statistics (%d)", n);
-    t->be->ops->to_host(t->be, tmp, buf, sizeof(float) * (size_t)n);
-    if (lvt_comm_allreduce_f32(t->comm, tmp, (size_t)n, LVT_COMM_SUM, 0, e)) return LVT_ERROR;
-    t->be->ops->to_device(t->be, buf, tmp, sizeof(float) * (size_t)n);
-    return LVT_OK;
+    return lvt_comm_sum_small_staged(t->comm, t->be, buf, n, e);
 }
 
 /* A lower bound on the bytes a CPU run needs for this shape: parameters, gradients and both AdamW
