@@ -455,26 +455,13 @@ static int parse_tripwires(lvt_config *c, const cJSON *arr, lvt_err *e) {
 
 /* ---- text, --set, files --------------------------------------------------------------------------- */
 
-/* 1 if some '{' or '[' (outside strings) is never closed. */
-static int unclosed(const char *text) {
-    int depth = 0, in_str = 0;
-    for (const char *p = text; *p; p++) {
-        if (in_str) {
-            if (*p == '\\' && p[1]) p++;
-            else if (*p == '"') in_str = 0;
-        } else if (*p == '"') {
-            in_str = 1;
-        } else if (*p == '{' || *p == '[') {
-            depth++;
-        } else if (*p == '}' || *p == ']') {
-            depth--;
-        }
-    }
-    return depth > 0 || in_str;
-}
+/* One pass over text's '{' / '[' nesting outside strings: the deepest level, and whether some
+ * bracket or string is never closed. */
+typedef struct nesting {
+    int max_depth, unclosed;
+} nesting;
 
-/* The deepest '{' / '[' nesting of text (outside strings). */
-static int max_depth(const char *text) {
+static nesting scan_nesting(const char *text) {
     int depth = 0, in_str = 0, best = 0;
     for (const char *p = text; *p; p++) {
         if (in_str) {
@@ -488,17 +475,18 @@ static int max_depth(const char *text) {
             depth--;
         }
     }
-    return best;
+    return (nesting){.max_depth = best, .unclosed = depth > 0 || in_str};
 }
 
 /* "NAME:LINE:COL: syntax error near '...'" from cJSON's error position. */
 static int syntax_error(const char *text, const char *err, const char *name, lvt_err *e) {
     size_t len = strlen(text), off = err && err >= text ? (size_t)(err - text) : 0;
     if (off > len) off = len;
-    int depth = max_depth(text);
+    const nesting nest = scan_nesting(text);
+    const int depth = nest.max_depth;
     if (depth > CJSON_NESTING_LIMIT)
         return lvt_errf(e, "%s: nested %d levels deep; a config nests at most %d levels", name, depth, CJSON_NESTING_LIMIT);
-    int eof = off >= len && unclosed(text);
+    int eof = off >= len && nest.unclosed;
     /* cJSON sometimes stops on the whitespace after the culprit (or at the very end): step back */
     if (!eof)
         while (off > 0 && (off >= len || isspace((unsigned char)text[off]))) off--;
