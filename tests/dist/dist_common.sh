@@ -11,6 +11,14 @@ make_stores() {
   "$LVT" synth --out "$T/val.h5" --articles $(( n / 4 + 4 )) --dim "$dim" --seed 12 "$@" > /dev/null || fail "synth val"
 }
 
+# wait_step RUN_DIR STEP: poll RUN_DIR/metrics.jsonl (up to 30 s) until it records global step STEP
+wait_step() {
+  for _ in $(seq 600); do
+    grep -q "\"global_step\":$2," "$1/metrics.jsonl" 2>/dev/null && return 0
+    sleep 0.05
+  done
+}
+
 # write_config PATH DIM: a small transformer with the whole P4 objective switched on
 write_config() {
   cat > "$1" <<CFG

@@ -6,10 +6,7 @@ make_stores 32 200
 write_config "$T/p4.json" 32
 "${MPIRUN[@]}" -np 2 "$LVT" train "$T/p4.json" --run-dir "$T/k" --set train.epochs=1000 > "$T/k.log" 2>&1 &
 job=$!
-for _ in $(seq 600); do
-  grep -q '"global_step":10,' "$T/k/metrics.jsonl" 2>/dev/null && break
-  sleep 0.05
-done
+wait_step "$T/k" 10
 victim=$(pgrep -f -- "--run-dir $T/k" | while read -r p; do [ "$(cat /proc/$p/comm 2>/dev/null)" = lvt ] && echo $p; done | tail -1)
 [ -n "$victim" ] || fail "no rank process found"
 t0=$(date +%s.%N)

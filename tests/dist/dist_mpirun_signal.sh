@@ -13,10 +13,7 @@ for sig in USR1 TERM; do
   R="$T/$sig"
   LVT_FAULT_WAIT_STOP=20 "${MPIRUN[@]}" -np 2 "$LVT" train "$T/p4.json" --run-dir "$R" --set train.max_steps=$STEPS > "$R.log" 2>&1 &
   job=$!
-  for _ in $(seq 600); do
-    grep -q '"global_step":20,' "$R/metrics.jsonl" 2>/dev/null && break
-    sleep 0.05
-  done
+  wait_step "$R" 20
   kill -$sig $job
   wait $job; rc=$?
   if [ $sig = USR1 ]; then [ $rc = 0 ] || { cat "$R.log"; fail "mpirun after SIGUSR1 exited $rc"; }; fi

@@ -11,10 +11,7 @@ LVT_FAULT_WAIT_STOP=20 "${MPIRUN[@]}" -np 2 "$LVT" train "$T/p4.json" --run-dir 
 job=$!
 # the ranks wait after step 20 for the signal (LVT_FAULT_WAIT_STOP: a fast machine would
 # otherwise finish the 100 steps first); wait for that progress, then signal the rank processes (as SLURM does on preemption)
-for _ in $(seq 600); do
-  grep -q '"global_step":20,' "$T/pre/metrics.jsonl" 2>/dev/null && break
-  sleep 0.05
-done
+wait_step "$T/pre" 20
 ranks=$(pgrep -f -- "--run-dir $T/pre " | while read -r p; do [ "$(cat /proc/$p/comm 2>/dev/null)" = lvt ] && echo $p; done)
 [ -n "$ranks" ] || fail "no rank process to signal"
 kill -TERM $ranks
