@@ -258,6 +258,19 @@ static double monitored(const lvt_config *cfg, const epoch_rec *r) {
     return lvt_config_monitor(cfg) == LVT_MONITOR_VAL_COS ? 1.0 - r->val_cos : r->val_loss;
 }
 
+/* The files of an epoch's close: epoch_name (NULL: not again), last.h5, best.h5 when improved —
+ * each marked train.epoch_close, so that a resume from one finishes the close (finish_close) —
+ * then retention and training_history.json. */
+static int write_close(trainer *t, const char *epoch_name, int done_epoch, int improved, lvt_err *e) {
+    t->closing = improved ? 2 : 1;
+    int rc = (epoch_name && train_ckpt_save(t, epoch_name, e)) || train_ckpt_save(t, "last.h5", e) ||
+             (improved && train_ckpt_save(t, "best.h5", e));
+    t->closing = 0;
+    if (rc) return LVT_ERROR;
+    train_ckpt_retention(t, done_epoch);
+    return train_history_write(t, e);
+}
+
 /* Close the epoch: the plateau schedule, the move to the next epoch, the epoch's checkpoints
  * (epoch_NNN, last, best when improved), retention and training_history.json. */
 static int checkpoint_epoch(trainer *t, const epoch_rec *r, int improved, lvt_err *e) {
@@ -267,13 +280,7 @@ static int checkpoint_epoch(trainer *t, const epoch_rec *r, int improved, lvt_er
     t->step_in_epoch = 0;
     char name[64];
     train_epoch_ckpt_name(done_epoch, name, sizeof name);
-    t->closing = improved ? 2 : 1; /* a resume from these files finishes the close (finish_close) */
-    int rc = train_ckpt_save(t, name, e) || train_ckpt_save(t, "last.h5", e) ||
-             (improved && train_ckpt_save(t, "best.h5", e));
-    t->closing = 0;
-    if (rc) return LVT_ERROR;
-    train_ckpt_retention(t, done_epoch);
-    return train_history_write(t, e);
+    return write_close(t, name, done_epoch, improved, e);
 }
 
 /* Tripwire i fired after done_epoch: mark it, log it, record it, and set its lr now (its
@@ -324,13 +331,8 @@ static int finish_close(trainer *t, lvt_err *e) {
     const int improved = t->resumed_close == 2, done_epoch = t->epoch - 1;
     lvt_log_info(&t->log, "resume: finishing the close of epoch %d (last.h5%s, history, tripwires)", done_epoch,
                  improved ? ", best.h5" : "");
-    t->closing = t->resumed_close;
     t->resumed_close = 0;
-    int rc = train_ckpt_save(t, "last.h5", e) || (improved && train_ckpt_save(t, "best.h5", e));
-    t->closing = 0;
-    if (rc) return LVT_ERROR;
-    train_ckpt_retention(t, done_epoch);
-    if (train_history_write(t, e)) return LVT_ERROR;
+    if (write_close(t, NULL, done_epoch, improved, e)) return LVT_ERROR;
     return apply_tripwires(t, &t->hist[t->n_hist - 1], e);
 }
 
