@@ -55,6 +55,11 @@ typedef struct lvt_bench_result {
      * independently timed whole step */
     double compute_ms, wait_ms, allreduce_ms, optim_ms, step_ms;
     double allreduce_busbw_gbps; /* measured bus bandwidth, 2(N-1)/N * bytes / time; 0 for 1 rank */
+    /* GEMMs of the timed training steps, measured (CPU backend only; gemm_counted 0 otherwise):
+     * wall ms per step inside gemm, executed GFLOP per step (2 M N K summed: what the model really
+     * multiplies, not the analytic count above), calls per step, and their rate */
+    int gemm_counted;
+    double gemm_ms, gemm_gflop, gemm_calls, gemm_gflops;
 } lvt_bench_result;
 
 void lvt_bench_opts_default(lvt_bench_opts *o);

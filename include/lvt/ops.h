@@ -219,11 +219,20 @@ typedef struct lvt_ops {
 } lvt_ops;
 
 
+/* GEMM accounting (lvt bench): while a backend's gemm_count is set, the CPU backend adds every
+ * gemm call's wall seconds, FLOPs (2 M N K) and one call to it. The CUDA backend's GEMMs are
+ * asynchronous and are not counted. */
+typedef struct lvt_gemm_count {
+    double seconds, flops;
+    long calls;
+} lvt_gemm_count;
+
 struct lvt_backend {
     const lvt_ops *ops;
     lvt_math math;
     int device;   /* GPU ordinal, -1 for the CPU */
     void *impl;   /* backend-private state */
+    lvt_gemm_count *gemm_count; /* NULL: not counting (see lvt_gemm_count) */
 };
 
 /* The backend registry (src/model/ops.c). name: "cpu", "cuda" or "auto" (cuda when a device is

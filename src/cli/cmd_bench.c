@@ -110,6 +110,15 @@ static void print_json(const lvt_bench_result *r, const char *math, const ring_m
     add_num(sp, "optim_ms", "%.4f", r->optim_ms);
     add_num(sp, "step_ms", "%.4f", r->step_ms);
     add_num(sp, "allreduce_busbw_gbps", "%.4f", r->allreduce_busbw_gbps);
+    if (r->gemm_counted) { /* measured GEMMs of the training step (docs/bench.md, "GEMM share") */
+        cJSON *g = cJSON_AddObjectToObject(o, "gemm");
+        add_num(g, "ms_per_step", "%.4f", r->gemm_ms);
+        add_num(g, "gflop_per_step", "%.9g", r->gemm_gflop);
+        add_num(g, "calls_per_step", "%.1f", r->gemm_calls);
+        add_num(g, "gflops", "%.3f", r->gemm_gflops);
+    } else {
+        cJSON_AddNullToObject(o, "gemm");
+    }
     if (rm->ranks) {
         cJSON *m = cJSON_AddObjectToObject(o, "model");
         cJSON_AddNumberToObject(m, "ranks", (double)rm->ranks);
@@ -154,6 +163,9 @@ static void print_text(const lvt_bench_result *r, int local_world, const ring_mo
     printf("    compute %.3f + wait %.3f + all-reduce %.3f + optimiser %.3f = %.3f (step %.3f)\n", r->compute_ms,
            r->wait_ms, r->allreduce_ms, r->optim_ms, r->compute_ms + r->wait_ms + r->allreduce_ms + r->optim_ms,
            r->step_ms);
+    if (r->gemm_counted)
+        printf("    of which GEMM %.3f ms (%.1f%% of the step): %.0f calls, %.2f GFLOP executed, %.1f GFLOP/s\n",
+               r->gemm_ms, 100 * r->gemm_ms / r->step_ms, r->gemm_calls, r->gemm_gflop, r->gemm_gflops);
     if (W > 1)
         printf("    all-reduce %.1f%% of the step, measured bus bandwidth %.3f GB/s; parameters %s across ranks\n",
                100 * r->allreduce_ms / r->step_ms, r->allreduce_busbw_gbps, r->params_in_sync ? "identical" : "DIFFER");

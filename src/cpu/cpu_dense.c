@@ -18,8 +18,15 @@ void cpu_gemm(lvt_backend *be, int trans_a, int trans_b, int M, int N, int K, fl
         }
         return;
     }
+    lvt_gemm_count *gc = be->gemm_count;
+    const double t0 = gc ? lvt_now() : 0.0;
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (gc) {
+        gc->seconds += lvt_now() - t0;
+        gc->flops += 2.0 * M * N * K;
+        gc->calls++;
+    }
 }
 
 void cpu_add_bcast(lvt_backend *be, float *y, const float *t, int outer, int inner) {

@@ -193,7 +193,8 @@ static int train_step(bench *b, long s, double split[4], double *loss, double *n
 }
 
 /* Seconds of the timed training steps (after a barrier), and their summed split. */
-static int time_train(bench *b, double *secs, double split[4], double *loss, double *norm, lvt_err *e) {
+static int time_train(bench *b, double *secs, double split[4], double *loss, double *norm, lvt_gemm_count *gc,
+                      lvt_err *e) {
     double t0 = 0;
     for (long s = 0; s < b->warm + b->steps; s++) {
         if (s == b->warm) {
@@ -201,9 +202,16 @@ static int time_train(bench *b, double *secs, double split[4], double *loss, dou
             if (lvt_comm_barrier(b->comm, e)) return LVT_ERROR;
             t0 = lvt_now();
             memset(split, 0, 4 * sizeof(double));
+            /* the CPU backend counts its GEMMs from here (the CUDA one's are asynchronous) */
+            if (b->be->ops->host_memory) b->be->gemm_count = gc;
         }
-        if (train_step(b, s, split, loss, norm, e)) return LVT_ERROR;
+        int rc = train_step(b, s, split, loss, norm, e);
+        if (rc) {
+            b->be->gemm_count = NULL;
+            return rc;
+        }
     }
+    b->be->gemm_count = NULL;
     b->be->ops->sync(b->be);
     *secs = lvt_now() - t0;
     return LVT_OK;
@@ -236,12 +244,14 @@ static int reduce_split(bench *b, const double split[4], double t_train, lvt_ben
 
 static int measure(bench *b, const lvt_bench_opts *o, lvt_bench_result *r, lvt_err *e) {
     double t_fwd = 0, t_train = 0, split[4] = {0, 0, 0, 0};
+    lvt_gemm_count gc = {0, 0, 0};
     r->last_loss = r->last_grad_norm = 0;
     r->timed_fwd = b->step == LVT_BENCH_ALL || b->step == LVT_BENCH_EVAL;
     r->timed_train = b->step != LVT_BENCH_EVAL;
     if (lvt_bench_contend_start(&b->busy, o->contend, e)) return LVT_ERROR;
     if (r->timed_fwd && time_forward(b, &t_fwd, e)) return LVT_ERROR;
-    if (r->timed_train && time_train(b, &t_train, split, &r->last_loss, &r->last_grad_norm, e)) return LVT_ERROR;
+    if (r->timed_train && time_train(b, &t_train, split, &r->last_loss, &r->last_grad_norm, &gc, e))
+        return LVT_ERROR;
     lvt_bench_contend_stop(&b->busy);
     if (reduce_split(b, split, t_train, r, e)) return LVT_ERROR;
     snprintf(r->backend, sizeof r->backend, "%s", b->be->ops->name);
@@ -262,6 +272,14 @@ static int measure(bench *b, const lvt_bench_opts *o, lvt_bench_result *r, lvt_e
     r->train_ms = 1e3 * t_train / (double)b->steps;
     r->fwd_gflops = r->timed_fwd ? ff * b->B / (r->fwd_ms * 1e-3) * 1e-9 : 0;
     r->train_gflops = r->timed_train ? r->flops_step_per_sample * b->B / (r->train_ms * 1e-3) * 1e-9 : 0;
+    r->gemm_counted = r->timed_train && gc.calls > 0;
+    if (r->gemm_counted) {
+        const double n = (double)b->steps;
+        r->gemm_ms = 1e3 * gc.seconds / n;
+        r->gemm_gflop = gc.flops * 1e-9 / n;
+        r->gemm_calls = (double)gc.calls / n;
+        r->gemm_gflops = gc.seconds > 0 ? gc.flops * 1e-9 / gc.seconds : 0;
+    }
     return LVT_OK;
 }
 

@@ -48,6 +48,27 @@ assert p4["forward"] is None and p4["train"]["ms_per_step"] > 0, p4
 assert p4["flops_step_per_sample"] == 9 * p4["flops_fwd_per_sample"], p4
 assert p4["params_in_sync"] is True and math.isfinite(p4["last_loss"]) and p4["last_loss"] > 0, p4
 assert ev["step"] == "eval" and ev["train"] is None and ev["forward"]["ms_per_step"] > 0, ev
+assert ev["gemm"] is None, ev  # GEMMs are counted in the training step only
+PY
+# The measured GEMM count (docs/bench.md, "GEMM share"): the FLOPs the CPU backend executed per
+# step equal the linear layers' count with the last layer's rows pruned to position L-1 (the
+# attention products are not GEMMs), per rank: P1 3F - 2LDd (no input gradient), P4 9F - 2LDd.
+"$LVT_PYTHON" - "$T/w1.json" "$T/p4.json" <<'PY' || fail "GEMM count"
+import json, sys
+for path, kind in zip(sys.argv[1:3], ("p1", "p4")):
+    r = json.load(open(path))
+    g, B = r["gemm"], r["batch"]
+    L, D, d, n = r["context_len"], r["dim"], r["d_model"], r["n_layers"]
+    F = 4 * d  # ffn_mult 4 (the config's default)
+    body = 16 * L * d * d + 4 * L * d * F          # a full layer's linears
+    tail = 10 * L * d * d + 6 * d * d + 4 * d * F  # the last layer: k|v for L rows, the rest 1 row
+    fwd = 2 * L * D * d + (n - 1) * body + tail + 2 * d * d + 2 * d * D
+    per = (3 if kind == "p1" else 9) * fwd - 2 * L * D * d
+    want = B * per * 1e-9
+    assert g is not None and g["calls_per_step"] > 0 and g["ms_per_step"] > 0, r
+    assert abs(g["gflop_per_step"] - want) <= 1e-4 * want + 1e-4, (kind, g, want)
+    assert g["ms_per_step"] <= r["split"]["step_ms"], (kind, g, r["split"])
+print("GEMM count ok")
 PY
 
 "$LVT_PYTHON" - "$T/w1.json" "$T/w2.json" <<'PY' || fail "checks"
