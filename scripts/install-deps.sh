@@ -6,12 +6,14 @@
 # python3-sklearn builds the real-text data set (tools/realtext, docs/realtext.md); python3-matplotlib
 # draws `lvt report` (docs/report.md). clang, libclang-rt-14-dev (libFuzzer and clang's sanitizer
 # runtimes), libomp-dev and llvm (llvm-symbolizer) are for the fuzz build, libasan8/libubsan1
-# (GCC's) for the sanitizer run (docs/reliability.md).
+# (GCC's) for the sanitizer run (docs/reliability.md). OpenBLAS: lvt links the OpenMP build
+# (libopenblas-openmp-dev), the pthreads build stays the system default (what PyTorch loads;
+# docs/bench.md, "One thread pool").
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 PKGS="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libcjson-dev
-      libopenblas-dev libzip-dev slurm-wlm munge procps clang libclang-rt-14-dev libomp-dev llvm
+      libopenblas-dev libopenblas-pthread-dev libopenblas-openmp-dev libzip-dev slurm-wlm munge procps clang libclang-rt-14-dev libomp-dev llvm
       libasan8 libubsan1"
 if [ "${1:-}" != "--no-torch" ]; then
   PKGS="$PKGS python3-torch python3-numpy python3-h5py python3-sklearn python3-matplotlib"
