@@ -58,6 +58,8 @@ typedef struct lvt_bench_result {
     /* GEMMs of the timed training steps, measured (CPU backend only; gemm_counted 0 otherwise):
      * wall ms per step inside gemm, executed GFLOP per step (2 M N K summed: what the model really
      * multiplies, not the analytic count above), calls per step, and their rate */
+    char gemm_math[256];             /* lvt_backend_math_describe of the bench's backend */
+    int gemm_math_kind;              /* lvt_backend_gemm_math: LVT_MATH_FP32 / TF32 / BF16 */
     int gemm_counted;
     double gemm_ms, gemm_gflop, gemm_calls, gemm_gflops;
 } lvt_bench_result;

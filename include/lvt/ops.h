@@ -241,6 +241,12 @@ int lvt_backend_create(lvt_backend **out, const char *name, int device, lvt_math
 /* be->ops->destroy(be); NULL is a no-op. */
 void lvt_backend_destroy(lvt_backend *be);
 
+/* The precision the backend's GEMMs really run in, one line for logs ("GEMMs in bf16 on AMX, ...",
+ * or why train.math bf16 fell back to fp32 on this CPU), and as an lvt_math: the CPU backend
+ * computes fp32 except for bf16 on a CPU with AMX-BF16 (docs/bench.md, "bf16 on AMX"). */
+void lvt_backend_math_describe(const lvt_backend *be, char *buf, size_t len);
+int lvt_backend_gemm_math(const lvt_backend *be);
+
 /* CPU threads per process for the CPU backend's kernels (OpenMP) and GEMMs (OpenBLAS).
  * n <= 0 picks the default: the OMP_NUM_THREADS / OPENBLAS_NUM_THREADS environment when set,
  * else the CPUs of the process's affinity mask (online cores without one) / ranks_per_node (at

@@ -75,6 +75,8 @@ static void print_json(const lvt_bench_result *r, const char *math, const ring_m
     cJSON_AddStringToObject(o, "impl", "lvt");
     cJSON_AddStringToObject(o, "backend", r->backend);
     cJSON_AddStringToObject(o, "math", math);
+    static const char *const kinds[] = {"fp32", "tf32", "bf16"}; /* what the GEMMs ran in */
+    cJSON_AddStringToObject(o, "gemm_math", r->gemm_math_kind >= 0 && r->gemm_math_kind <= 2 ? kinds[r->gemm_math_kind] : "?");
     cJSON_AddNumberToObject(o, "batch", r->batch);
     cJSON_AddNumberToObject(o, "steps", (double)r->steps);
     cJSON_AddNumberToObject(o, "warmup", (double)r->warmup);
@@ -143,7 +145,7 @@ static void print_text(const lvt_bench_result *r, int local_world, const ring_mo
            r->warmup);
     char blas[256];
     lvt_blas_describe(blas, sizeof blas);
-    printf("  BLAS: %s\n", blas);
+    printf("  BLAS: %s\n  math: %s\n", blas, r->gemm_math);
     char thr[192];
     lvt_cpu_threads_describe(thr, sizeof thr, r->threads, local_world);
     printf("  threads: %s\n", thr);

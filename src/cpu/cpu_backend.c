@@ -3,6 +3,7 @@
  * The math mode is recorded but ignored: the CPU always computes in fp32 (sums and norms in
  * double). Of the optional entries the CPU has the resident store's gather only: no graphs, no
  * index staging (to_device is a memcpy), no collective (MPI reduces host memory in place). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,7 +75,12 @@ static void cpu_memcpy(lvt_backend *be, void *dst, const void *src, size_t bytes
 
 static void cpu_sync(lvt_backend *be) {}
 
-static void cpu_destroy(lvt_backend *be) { free(be); }
+static void cpu_destroy(lvt_backend *be) {
+    cpu_impl *im = be->impl;
+    if (im) free(im->ws);
+    free(im);
+    free(be);
+}
 
 static const lvt_ops cpu_ops = {
     .name = "cpu",
@@ -138,9 +144,38 @@ int lvt_cpu_backend_create(lvt_backend **out, lvt_math math, lvt_err *e) {
     be->ops = &cpu_ops;
     be->math = math;
     be->device = -1;
-    be->impl = NULL;
+    cpu_impl *im = lvt_calloc(1, sizeof *im, e);
+    if (!im) {
+        free(be);
+        return lvt_err_prefix(e, "cpu backend");
+    }
+    be->impl = im;
+    /* tf32 has no CPU counterpart (fp32); bf16 runs on AMX where the CPU has it, else fp32 */
+    if (math == LVT_MATH_BF16) im->amx = cpu_amx_probe(im->why, sizeof im->why);
     *out = be;
     return LVT_OK;
+}
+
+void lvt_backend_math_describe(const lvt_backend *be, char *buf, size_t len) {
+    static const char *const names[] = {"fp32", "tf32", "bf16"};
+    const char *asked = be->math >= LVT_MATH_FP32 && be->math <= LVT_MATH_BF16 ? names[be->math] : "?";
+    const cpu_impl *im = be->ops == &cpu_ops ? be->impl : NULL;
+    if (!im) {
+        snprintf(buf, len, "GEMMs in %s (train.math %s)", asked, asked);
+    } else if (im->amx) {
+        snprintf(buf, len, "GEMMs in bf16 on AMX, fp32 accumulation (train.math bf16)");
+    } else if (be->math == LVT_MATH_BF16) {
+        snprintf(buf, len, "GEMMs in fp32: train.math bf16 needs AMX-BF16 on the CPU backend, but %s", im->why);
+    } else {
+        snprintf(buf, len, "GEMMs in fp32 (train.math %s%s)", asked,
+                 be->math == LVT_MATH_TF32 ? ": TF32 is a GPU format, the CPU computes fp32" : "");
+    }
+}
+
+int lvt_backend_gemm_math(const lvt_backend *be) {
+    const cpu_impl *im = be->ops == &cpu_ops ? be->impl : NULL;
+    if (!im) return be->math;
+    return im->amx ? LVT_MATH_BF16 : LVT_MATH_FP32;
 }
 
 int lvt_cpu_set_threads(int n) {

@@ -15,6 +15,22 @@ int lvt_cpu_backend_create(lvt_backend **out, lvt_math math, lvt_err *e);
 void cpu_rng_words(uint64_t seed, uint64_t step, uint32_t site, uint64_t sample, uint64_t e0,
                    int n, uint32_t *w);
 
+/* Backend-private state (be->impl): the bf16 GEMM's availability and its packing workspace,
+ * grown on demand (the first step of a shape; never inside later steps). */
+typedef struct cpu_impl {
+    int amx;          /* train.math = bf16 and cpu_amx_probe said yes */
+    char why[128];    /* what the probe found (the describe line) */
+    void *ws;         /* packed bf16 operands of the current GEMM */
+    size_t ws_bytes;
+} cpu_impl;
+
+/* cpu_amx.c: the AMX bf16 GEMM (docs/bench.md, "bf16 on AMX"). probe: 1 when the CPU, the OS
+ * and the kernel allow AMX-BF16 (asks the kernel for the tile state), else 0 with the reason. */
+int cpu_amx_probe(char *why, size_t len);
+size_t cpu_amx_workspace(int M, int N, int K);
+void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                  int ldb, float beta, float *C, int ldc, void *ws);
+
 /* cpu_dense.c */
 void cpu_gemm(lvt_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);

@@ -4,6 +4,7 @@
  * values in backend memory for the graph optimiser). */
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpu_backend.h"
@@ -20,8 +21,26 @@ void cpu_gemm(lvt_backend *be, int trans_a, int trans_b, int M, int N, int K, fl
     }
     lvt_gemm_count *gc = be->gemm_count;
     const double t0 = gc ? lvt_now() : 0.0;
+    cpu_impl *im = be->impl;
+    if (im && im->amx) { /* train.math = bf16: the AMX GEMM, its workspace grown on first use */
+        size_t need = cpu_amx_workspace(M, N, K);
+        if (need > im->ws_bytes) {
+            void *ws = aligned_alloc(64, (need + 63) / 64 * 64);
+            if (ws) {
+                free(im->ws);
+                im->ws = ws;
+                im->ws_bytes = need;
+            }
+        }
+        if (need <= im->ws_bytes) {
+            cpu_amx_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, im->ws);
+            goto counted;
+        }
+        /* no memory for the packed operands: this call runs in fp32 */
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+counted:
     if (gc) {
         gc->seconds += lvt_now() - t0;
         gc->flops += 2.0 * M * N * K;

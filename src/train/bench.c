@@ -272,6 +272,8 @@ static int measure(bench *b, const lvt_bench_opts *o, lvt_bench_result *r, lvt_e
     r->train_ms = 1e3 * t_train / (double)b->steps;
     r->fwd_gflops = r->timed_fwd ? ff * b->B / (r->fwd_ms * 1e-3) * 1e-9 : 0;
     r->train_gflops = r->timed_train ? r->flops_step_per_sample * b->B / (r->train_ms * 1e-3) * 1e-9 : 0;
+    lvt_backend_math_describe(b->be, r->gemm_math, sizeof r->gemm_math);
+    r->gemm_math_kind = lvt_backend_gemm_math(b->be);
     r->gemm_counted = r->timed_train && gc.calls > 0;
     if (r->gemm_counted) {
         const double n = (double)b->steps;

@@ -368,9 +368,10 @@ static int epoch(trainer *t, lvt_err *e) {
  * description in the log. */
 /* the BLAS library, core and threads in force (docs/bench.md, "BLAS core selection") */
 static void log_blas(trainer *t) {
-    char blas[256];
+    char blas[256], math[256];
     lvt_blas_describe(blas, sizeof blas);
-    lvt_log_info(&t->log, "BLAS: %s", blas);
+    lvt_backend_math_describe(t->be, math, sizeof math); /* what train.math became on this backend */
+    lvt_log_info(&t->log, "BLAS: %s; %s", blas, math);
 }
 
 /* --resume: the newest checkpoint of ckpt/ that loads and passes the run-state checks (a kill can

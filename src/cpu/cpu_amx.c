@@ -1,0 +1,249 @@
+/* cpu_amx.c — the CPU backend's bf16 GEMM (train.math = bf16) on Intel AMX: C = alpha op(A) op(B)
+ * + beta C (row-major, as cpu_gemm) with op(A) and op(B) rounded to bf16 (round to nearest even)
+ * and packed into 16 x 32 tiles, their products accumulated in fp32 by TDPBF16PS. Each element
+ * of C is computed by one thread over K in a fixed order, so the result does not depend on the
+ * thread count. This file is compiled with the AMX and AVX512-BF16 flags (CMakeLists.txt); its
+ * GEMM is called only after cpu_amx_probe said yes. Design and measurements: docs/bench.md,
+ * "bf16 on AMX". */
+#define _GNU_SOURCE /* syscall */
+#include "cpu_backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#if defined(LVT_NO_AMX) || !defined(__x86_64__)
+/* Built without the AMX instruction sets (another architecture or compiler): never available. */
+int cpu_amx_probe(char *why, size_t len) {
+    snprintf(why, len, "this lvt was built without AMX support");
+    return 0;
+}
+size_t cpu_amx_workspace(int M, int N, int K) { return 0; }
+void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                  int ldb, float beta, float *C, int ldc, void *ws) {
+    abort(); /* programmer error: called although cpu_amx_probe returned 0 */
+}
+#else
+#include <cpuid.h>
+#include <immintrin.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+#define TILE_ELEMS 512 /* 16 rows x 32 bf16 (A) or 16 k-pairs x 16 columns x 2 (B) */
+
+static uint64_t xcr0(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+int cpu_amx_probe(char *why, size_t len) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((d >> 22) & 1) || !((d >> 24) & 1) ||
+        !((b >> 16) & 1) || !((b >> 30) & 1)) { /* AMX-BF16, AMX-TILE, AVX512F, AVX512BW */
+        snprintf(why, len, "this CPU has no AMX-BF16 (cpuid)");
+        return 0;
+    }
+    unsigned a1, b1, c1, d1;
+    if (!__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) || !((a1 >> 5) & 1)) {
+        snprintf(why, len, "this CPU has AMX but no AVX512-BF16 (cpuid)");
+        return 0;
+    }
+    unsigned a0, b0, c0, d0;
+    if (!__get_cpuid(1, &a0, &b0, &c0, &d0) || !((c0 >> 27) & 1)) {
+        snprintf(why, len, "the OS does not enable XSAVE");
+        return 0;
+    }
+    const uint64_t x = xcr0(), need = (1u << 1) | (1u << 2) | (7u << 5) | (3u << 17);
+    if ((x & need) != need) {
+        snprintf(why, len, "the OS does not save the AVX-512/AMX tile state (XCR0 0x%llx)", (unsigned long long)x);
+        return 0;
+    }
+    if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0) {
+        snprintf(why, len, "the kernel refused AMX tile data (arch_prctl ARCH_REQ_XCOMP_PERM)");
+        return 0;
+    }
+    snprintf(why, len, "AMX-BF16");
+    return 1;
+}
+
+/* fp32 -> bf16, round to nearest even, as VCVTNEPS2BF16: NaN stays a (quiet) NaN, denormal
+ * inputs become signed zeros. */
+static inline uint16_t f2bf(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+
+/* 32 bf16 of two 16-element rows, interleaved: out[2j] = lo[j], out[2j+1] = hi[j] */
+static inline __m512i interleave16(__m256i lo, __m256i hi) {
+    const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
+                                         21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    return _mm512_permutexvar_epi16(idx, _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
+}
+
+static inline __m256i cvt16v(const float *x) {
+    __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(x));
+    __m256i r;
+    memcpy(&r, &h, 32);
+    return r;
+}
+
+/* t (16 rows x 16 uint32) = transpose of q (16 x 16 uint32) */
+static inline void transpose32(const uint32_t *q, uint16_t *t) {
+    const __m512i col = _mm512_set_epi32(240, 224, 208, 192, 176, 160, 144, 128, 112, 96, 80, 64, 48, 32, 16, 0);
+    for (int r = 0; r < 16; r++)
+        _mm512_storeu_si512(t + r * 32, _mm512_i32gather_epi32(_mm512_add_epi32(col, _mm512_set1_epi32(r)), q, 4));
+}
+
+/* Tile (mb, kb) of op(A) (M x K): 16 rows i = 16 mb + r, 32 columns k = 32 kb + c, zero padded. */
+static void pack_a_tile(const float *A, int lda, int ta, int M, int K, int mb, int kb, uint16_t *t) {
+    const int i0 = mb * 16, k0 = kb * 32;
+    const int ni = M - i0 < 16 ? M - i0 : 16, nk = K - k0 < 32 ? K - k0 : 32;
+    if (ni <= 0) {
+        memset(t, 0, TILE_ELEMS * sizeof(uint16_t));
+        return;
+    }
+    if (ni == 16 && nk == 32) { /* whole tile: vector conversions */
+        if (!ta) { /* row i of op(A) is row i of A: contiguous in k */
+            for (int r = 0; r < 16; r++) {
+                const float *src = A + (size_t)(i0 + r) * lda + k0;
+                _mm256_storeu_si256((__m256i *)(t + r * 32), cvt16v(src));
+                _mm256_storeu_si256((__m256i *)(t + r * 32 + 16), cvt16v(src + 16));
+            }
+        } else { /* op(A)(i, k) = A[k lda + i]: rows of A are columns of the tile; pairs of them
+                  * interleaved give 16 uint32 per k pair, then a 16 x 16 transpose */
+            uint32_t q[256];
+            for (int c = 0; c < 16; c++) {
+                const float *s0 = A + (size_t)(k0 + 2 * c) * lda + i0;
+                _mm512_storeu_si512(q + c * 16, interleave16(cvt16v(s0), cvt16v(s0 + lda)));
+            }
+            transpose32(q, t);
+        }
+        return;
+    }
+    memset(t, 0, TILE_ELEMS * sizeof(uint16_t)); /* a tail tile: scalar, zero padded */
+    for (int r = 0; r < ni; r++)
+        for (int c = 0; c < nk; c++)
+            t[r * 32 + c] = f2bf(ta ? A[(size_t)(k0 + c) * lda + i0 + r] : A[(size_t)(i0 + r) * lda + k0 + c]);
+}
+
+/* Tile (nb, kb) of op(B) (K x N) in the pair layout TDPBF16PS reads: row r holds, for each of 16
+ * columns n = 16 nb + j, the pair (k = 32 kb + 2r, k + 1) at t[r*32 + 2j], t[r*32 + 2j + 1]. */
+static void pack_b_tile(const float *B, int ldb, int tb, int K, int N, int nb, int kb, uint16_t *t) {
+    const int n0 = nb * 16, k0 = kb * 32;
+    const int nn = N - n0 < 16 ? N - n0 : 16, nk = K - k0 < 32 ? K - k0 : 32;
+    if (nn <= 0) {
+        memset(t, 0, TILE_ELEMS * sizeof(uint16_t));
+        return;
+    }
+    if (nn == 16 && nk == 32) {
+        if (tb) { /* op(B)(k, n) = B[n ldb + k]: row n of B converted is 16 k pairs (uint32), the
+                   * tile is their 16 x 16 transpose */
+            uint32_t q[256];
+            for (int j = 0; j < 16; j++) {
+                const float *src = B + (size_t)(n0 + j) * ldb + k0;
+                _mm256_storeu_si256((__m256i *)(q + j * 16), cvt16v(src));
+                _mm256_storeu_si256((__m256i *)(q + j * 16 + 8), cvt16v(src + 16));
+            }
+            transpose32(q, t);
+        } else { /* op(B)(k, n) = B[k ldb + n]: tile row r interleaves rows 2r and 2r + 1 */
+            for (int r = 0; r < 16; r++) {
+                const float *s0 = B + (size_t)(k0 + 2 * r) * ldb + n0;
+                _mm512_storeu_si512(t + r * 32, interleave16(cvt16v(s0), cvt16v(s0 + ldb)));
+            }
+        }
+        return;
+    }
+    memset(t, 0, TILE_ELEMS * sizeof(uint16_t)); /* a tail tile: scalar, zero padded */
+    for (int c = 0; c < nk; c++)
+        for (int j = 0; j < nn; j++)
+            t[(c >> 1) * 32 + 2 * j + (c & 1)] = f2bf(tb ? B[(size_t)(n0 + j) * ldb + k0 + c] : B[(size_t)(k0 + c) * ldb + n0 + j]);
+}
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_tilecfg;
+
+/* C block (32 x 32 at rows 32 I, columns 32 J): four accumulator tiles over the K tiles. */
+static void block(const uint16_t *Ap, const uint16_t *Bp, int KB, int I, int J, int M, int N, float alpha,
+                  float beta, float *C, int ldc) {
+    const uint16_t *a0 = Ap + (size_t)(2 * I) * KB * TILE_ELEMS, *a1 = a0 + (size_t)KB * TILE_ELEMS;
+    const uint16_t *b0 = Bp + (size_t)(2 * J) * KB * TILE_ELEMS, *b1 = b0 + (size_t)KB * TILE_ELEMS;
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int kb = 0; kb < KB; kb++) {
+        _tile_loadd(4, a0 + (size_t)kb * TILE_ELEMS, 64);
+        _tile_loadd(5, a1 + (size_t)kb * TILE_ELEMS, 64);
+        _tile_loadd(6, b0 + (size_t)kb * TILE_ELEMS, 64);
+        _tile_loadd(7, b1 + (size_t)kb * TILE_ELEMS, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    float acc[32 * 32];
+    _tile_stored(0, acc, 128);
+    _tile_stored(1, acc + 16, 128);
+    _tile_stored(2, acc + 16 * 32, 128);
+    _tile_stored(3, acc + 16 * 32 + 16, 128);
+    const int i0 = 32 * I, j0 = 32 * J;
+    const int ni = M - i0 < 32 ? M - i0 : 32, nj = N - j0 < 32 ? N - j0 : 32;
+    for (int r = 0; r < ni; r++) {
+        float *c = C + (size_t)(i0 + r) * ldc + j0;
+        const float *s = acc + r * 32;
+        if (beta == 0.0f)
+            for (int j = 0; j < nj; j++) c[j] = alpha * s[j];
+        else
+            for (int j = 0; j < nj; j++) c[j] = alpha * s[j] + beta * c[j];
+    }
+}
+
+size_t cpu_amx_workspace(int M, int N, int K) {
+    const size_t MB = (size_t)(M + 31) / 32 * 2, NB = (size_t)(N + 31) / 32 * 2, KB = (size_t)(K + 31) / 32;
+    return (MB + NB) * KB * TILE_ELEMS * sizeof(uint16_t);
+}
+
+void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                  int ldb, float beta, float *C, int ldc, void *ws) {
+    const int MB = (M + 31) / 32 * 2, NB = (N + 31) / 32 * 2, KB = (K + 31) / 32; /* 16-row/column tiles */
+    uint16_t *Ap = ws, *Bp = Ap + (size_t)MB * KB * TILE_ELEMS;
+    const int IB = MB / 2, JB = NB / 2;
+    const size_t work = (size_t)M * N * K;
+#pragma omp parallel if (work > 262144)
+    {
+#pragma omp for schedule(static) nowait
+        for (int t = 0; t < MB * KB; t++)
+            pack_a_tile(A, lda, ta, M, K, t / KB, t % KB, Ap + (size_t)t * TILE_ELEMS);
+#pragma omp for schedule(static)
+        for (int t = 0; t < NB * KB; t++)
+            pack_b_tile(B, ldb, tb, K, N, t / KB, t % KB, Bp + (size_t)t * TILE_ELEMS);
+        amx_tilecfg cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.palette = 1;
+        for (int i = 0; i < 8; i++) {
+            cfg.rows[i] = 16;
+            cfg.colsb[i] = 64;
+        }
+        _tile_loadconfig(&cfg);
+#pragma omp for schedule(static)
+        for (int b = 0; b < IB * JB; b++) block(Ap, Bp, KB, b / JB, b % JB, M, N, alpha, beta, C, ldc);
+        _tile_release();
+    }
+}
+#endif
