@@ -51,12 +51,13 @@ def phase(ms, B, flops_per_sample):
             "gflops": flops_per_sample * B / ms * 1e-6}
 
 
-def p4_batch(cfg, B, L, D):
+def p4_batch(cfg, B, L, D, dtype=torch.float32):
     """Synthetic P4 batch: targets, +2/+3 rows, rollout truth, every mask 1; the objective knobs."""
     o = dict(P4_DEFAULTS, **{k: v for k, v in cfg.get("objective", {}).items() if k in P4_DEFAULTS})
     o.update(P4_KNOBS)
-    return {"y": torch.rand(B, D) * 2 - 1, "fut": torch.rand(B, 2, D) * 2 - 1, "futm": torch.ones(B, 2),
-            "roll": torch.rand(B, P4_H, D) * 2 - 1, "rollm": torch.ones(B, P4_H), "o": o}
+    t = {"y": torch.rand(B, D) * 2 - 1, "fut": torch.rand(B, 2, D) * 2 - 1, "futm": torch.ones(B, 2),
+         "roll": torch.rand(B, P4_H, D) * 2 - 1, "rollm": torch.ones(B, P4_H)}
+    return dict({k: v.to(dtype) for k, v in t.items()}, o=o)
 
 
 def p4_loss(model, ctx, b):
@@ -64,7 +65,7 @@ def p4_loss(model, ctx, b):
     B, L, D = ctx.shape
     drop = torch.rand(B) < P4_DROP_P
     noise = torch.randn(B, D)
-    noise = noise / noise.norm(dim=1, keepdim=True)
+    noise = (noise / noise.norm(dim=1, keepdim=True)).to(ctx.dtype)
     dropped = torch.where(drop[:, None], noise, ctx[:, L - 1])
     model_ctx = torch.cat([ctx[:, : L - 1], dropped[:, None]], dim=1)
 
@@ -83,6 +84,10 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--step", choices=("all", "eval", "p1", "p4"), default="all")
+    ap.add_argument("--math", choices=("fp32", "bf16"), default="fp32",
+                    help="bf16: the model, its inputs and AdamW in torch.bfloat16 (PyTorch 1.13's CPU "
+                         "autocast fails on this module tree: layer_norm 'expected scalar type BFloat16 "
+                         "but found Float'); docs/bench.md, 'bf16 on AMX'")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     with open(a.config) as f:
@@ -104,6 +109,11 @@ def main():
     y = torch.rand(B, D) * 2 - 1
 
     do_fwd, do_train = a.step in ("all", "eval"), a.step != "eval"
+    if a.math == "bf16":  # pure bf16: parameters, optimiser state, activations (oneDNN's AMX kernels)
+        model.to(torch.bfloat16)
+        opt = torch.optim.AdamW(model.parameters(), lr=opt_cfg.get("lr", 5e-4), betas=betas,
+                                eps=opt_cfg.get("eps", 1e-8), weight_decay=opt_cfg.get("weight_decay", 0.01))
+        ctx, y = ctx.to(torch.bfloat16), y.to(torch.bfloat16)
     t_fwd = t_train = 0.0
     last_loss, norm = 0.0, 0.0
     model.eval()
@@ -116,7 +126,7 @@ def main():
         t_fwd = time.perf_counter() - t0
 
     model.train()
-    batch = p4_batch(cfg, B, L, D) if a.step == "p4" else None
+    batch = p4_batch(cfg, B, L, D, ctx.dtype) if a.step == "p4" else None
     for s in range(a.warmup + a.steps if do_train else 0):
         if s == a.warmup:
             t0 = time.perf_counter()
@@ -137,7 +147,7 @@ def main():
     tf = 3 * P4_H * ff if a.step == "p4" else 3 * ff
     n_params = sum(p.numel() for p in model.parameters())
     fwd_ms, train_ms = 1e3 * t_fwd / a.steps, 1e3 * t_train / a.steps
-    res = {"impl": "pytorch", "torch": torch.__version__, "threads": a.threads, "batch": B, "steps": a.steps,
+    res = {"impl": "pytorch", "torch": torch.__version__, "math": a.math, "threads": a.threads, "batch": B, "steps": a.steps,
            "warmup": a.warmup, "n_params": n_params, "flops_fwd_per_sample": ff, "step": a.step,
            "flops_step_per_sample": tf,
            "forward": phase(fwd_ms, B, ff) if do_fwd else None,

@@ -12,7 +12,8 @@
 #        LVT_PYTHON (default /usr/bin/python3), STEPS (timed steps, default 10), WARMUP (default 2),
 #        THREADS (default 2), BATCHES (default "64 256 1024"), STEP_KINDS (default "eval p1 p4"),
 #        REPEAT (default 1), CONTEND (busy threads for lvt bench --contend, default 0),
-#        BACKEND (default: the config's train.backend)
+#        BACKEND (default: the config's train.backend), MATH (fp32 default | bf16: lvt's train.math bf16,
+#        AMX GEMMs with fp32 master weights, against PyTorch with the model in bfloat16; docs/bench.md)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -27,6 +28,8 @@ batches="${BATCHES:-64 256 1024}"
 kinds="${STEP_KINDS:-eval p1 p4}"
 repeat="${REPEAT:-1}"
 contend="${CONTEND:-0}"
+math="${MATH:-fp32}"
+case "$math" in fp32|bf16) ;; *) echo "run_bench.sh: MATH must be fp32 or bf16, got '$math'" >&2; exit 1 ;; esac
 backend_flag=()
 [ -n "${BACKEND:-}" ] && backend_flag=(--backend "$BACKEND")
 
@@ -53,9 +56,9 @@ for b in $batches; do
   for k in $kinds; do
     for r in $(seq "$repeat"); do
       "$lvt" bench "$cfg" --step "$k" --batch "$b" --steps "$steps" --warmup "$warm" --contend "$contend" \
-          --json "${backend_flag[@]}" > "$tmp/lvt_${b}_${k}_$r.json"
+          --set train.math="$math" --json "${backend_flag[@]}" > "$tmp/lvt_${b}_${k}_$r.json"
       "$py" "$here/pytorch_ref.py" "$cfg" --step "$k" --batch "$b" --steps "$steps" --warmup "$warm" \
-          --threads "$threads" --json > "$tmp/pt_${b}_${k}_$r.json"
+          --threads "$threads" --math "$math" --json > "$tmp/pt_${b}_${k}_$r.json"
     done
   done
 done
@@ -72,8 +75,8 @@ print("machine: %s, %d CPUs visible; lvt vs PyTorch, same config, batch, BLAS co
       (platform.machine(), os.cpu_count()))
 print("load before: %s\nload after:  %s" % (rd("load_before"), rd("load_after")))
 print("sgemm peak (2048^3, before / after): %.1f / %.1f GFLOP/s" % tuple(peaks))
-print("%-6s %-5s %11s %11s %11s %11s %9s %9s %7s %7s %7s" % ("batch", "step", "lvt ms", "torch ms",
-      "lvt samp/s", "torch samp/s", "lvt GF/s", "torch GF/s", "ratio", "lvt %pk", "pt %pk"))
+print("%-6s %-5s %11s %11s %11s %11s %9s %9s %7s %7s %7s %9s %8s" % ("batch", "step", "lvt ms", "torch ms",
+      "lvt samp/s", "torch samp/s", "lvt GF/s", "torch GF/s", "ratio", "lvt %pk", "pt %pk", "GEMM ms", "ceiling"))
 med = statistics.median
 for b in batches:
     for k in kinds:
@@ -84,13 +87,18 @@ for b in batches:
         ls, ts = med(x["samples_per_s"] for x in L), med(x["samples_per_s"] for x in T)
         lg, tg = med(x["gflops"] for x in L), med(x["gflops"] for x in T)
         pk = lambda g: "%6.1f%%" % (100 * g / peak) if peak > 0 else "    n/a"
-        print("%-6s %-5s %11.2f %11.2f %11.1f %11.1f %9.2f %9.2f %7.2f %7s %7s" % (b, k, lm, tm, ls, ts, lg, tg,
-              ls / ts, pk(lg), pk(tg)))
+        # lvt's measured GEMM time in the step, and the ratio lvt would reach if nothing but its GEMMs
+        # took time (PyTorch ms / lvt GEMM ms): the bound the BLAS sets (docs/bench.md, "GEMM share")
+        G = [json.load(open(f)).get("gemm") for f in sorted(glob.glob(os.path.join(d, "lvt_%s_%s_*.json" % (b, k))))]
+        gm = med(g["ms_per_step"] for g in G) if all(G) else None
+        gs, cs = ("%9.2f" % gm, "%8.2f" % (tm / gm)) if gm else ("%9s" % "-", "%8s" % "-")
+        print("%-6s %-5s %11.2f %11.2f %11.1f %11.1f %9.2f %9.2f %7.2f %7s %7s %s %s" % (b, k, lm, tm, ls, ts, lg, tg,
+              ls / ts, pk(lg), pk(tg), gs, cs))
 l = json.load(open(sorted(glob.glob(os.path.join(d, "lvt_*.json")))[0]))
 t = json.load(open(sorted(glob.glob(os.path.join(d, "pt_*.json")))[0]))
 bl = l["blas"]
-print("lvt backend %s, BLAS %s %s core %s, %s threads; torch %s with %d threads; OMP_WAIT_POLICY %s; "
-      "medians of %d run(s); lvt contention: %d busy thread(s)" % (l["backend"], bl["library"], bl["version"],
-      bl["core"], bl["threads"], t["torch"], t["threads"], os.environ.get("OMP_WAIT_POLICY", "unset"), repeat,
-      l.get("contend", 0)))
+print("lvt backend %s, BLAS %s %s (%s) core %s, %s threads, GEMMs in %s; torch %s with %d threads, math %s; "
+      "OMP_WAIT_POLICY %s; medians of %d run(s); lvt contention: %d busy thread(s)" % (l["backend"], bl["library"],
+      bl["version"], bl.get("threading", "?"), bl["core"], bl["threads"], l.get("gemm_math", "?"), t["torch"],
+      t["threads"], t.get("math", "fp32"), os.environ.get("OMP_WAIT_POLICY", "unset"), repeat, l.get("contend", 0)))
 EOF

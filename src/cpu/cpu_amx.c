@@ -100,11 +100,29 @@ static inline __m256i cvt16v(const float *x) {
     return r;
 }
 
-/* t (16 rows x 16 uint32) = transpose of q (16 x 16 uint32) */
-static inline void transpose32(const uint32_t *q, uint16_t *t) {
-    const __m512i col = _mm512_set_epi32(240, 224, 208, 192, 176, 160, 144, 128, 112, 96, 80, 64, 48, 32, 16, 0);
-    for (int r = 0; r < 16; r++)
-        _mm512_storeu_si512(t + r * 32, _mm512_i32gather_epi32(_mm512_add_epi32(col, _mm512_set1_epi32(r)), q, 4));
+/* In-register transpose of 16 rows of 16 uint32 (unpack 32, unpack 64, two 128-bit shuffles),
+ * stored as the 16 rows of tile t (64 bytes apart). */
+static inline void transpose_store(__m512i r[16], uint16_t *t) {
+    __m512i u[16];
+    for (int i = 0; i < 8; i++) {
+        u[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        u[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i + 0] = _mm512_unpacklo_epi64(u[4 * i], u[4 * i + 2]);
+        r[4 * i + 1] = _mm512_unpackhi_epi64(u[4 * i], u[4 * i + 2]);
+        r[4 * i + 2] = _mm512_unpacklo_epi64(u[4 * i + 1], u[4 * i + 3]);
+        r[4 * i + 3] = _mm512_unpackhi_epi64(u[4 * i + 1], u[4 * i + 3]);
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            u[8 * i + j] = _mm512_shuffle_i32x4(r[8 * i + j], r[8 * i + 4 + j], 0x88);
+            u[8 * i + 4 + j] = _mm512_shuffle_i32x4(r[8 * i + j], r[8 * i + 4 + j], 0xdd);
+        }
+    for (int j = 0; j < 8; j++) {
+        _mm512_storeu_si512(t + j * 32, _mm512_shuffle_i32x4(u[j], u[8 + j], 0x88));
+        _mm512_storeu_si512(t + (8 + j) * 32, _mm512_shuffle_i32x4(u[j], u[8 + j], 0xdd));
+    }
 }
 
 /* Tile (mb, kb) of op(A) (M x K): 16 rows i = 16 mb + r, 32 columns k = 32 kb + c, zero padded. */
@@ -124,12 +142,12 @@ static void pack_a_tile(const float *A, int lda, int ta, int M, int K, int mb, i
             }
         } else { /* op(A)(i, k) = A[k lda + i]: rows of A are columns of the tile; pairs of them
                   * interleaved give 16 uint32 per k pair, then a 16 x 16 transpose */
-            uint32_t q[256];
+            __m512i q[16];
             for (int c = 0; c < 16; c++) {
                 const float *s0 = A + (size_t)(k0 + 2 * c) * lda + i0;
-                _mm512_storeu_si512(q + c * 16, interleave16(cvt16v(s0), cvt16v(s0 + lda)));
+                q[c] = interleave16(cvt16v(s0), cvt16v(s0 + lda));
             }
-            transpose32(q, t);
+            transpose_store(q, t);
         }
         return;
     }
@@ -151,13 +169,12 @@ static void pack_b_tile(const float *B, int ldb, int tb, int K, int N, int nb, i
     if (nn == 16 && nk == 32) {
         if (tb) { /* op(B)(k, n) = B[n ldb + k]: row n of B converted is 16 k pairs (uint32), the
                    * tile is their 16 x 16 transpose */
-            uint32_t q[256];
+            __m512i q[16];
             for (int j = 0; j < 16; j++) {
                 const float *src = B + (size_t)(n0 + j) * ldb + k0;
-                _mm256_storeu_si256((__m256i *)(q + j * 16), cvt16v(src));
-                _mm256_storeu_si256((__m256i *)(q + j * 16 + 8), cvt16v(src + 16));
+                q[j] = _mm512_inserti64x4(_mm512_castsi256_si512(cvt16v(src)), cvt16v(src + 16), 1);
             }
-            transpose32(q, t);
+            transpose_store(q, t);
         } else { /* op(B)(k, n) = B[k ldb + n]: tile row r interleaves rows 2r and 2r + 1 */
             for (int r = 0; r < 16; r++) {
                 const float *s0 = B + (size_t)(k0 + 2 * r) * ldb + n0;
@@ -224,6 +241,7 @@ void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float 
     const int MB = (M + 31) / 32 * 2, NB = (N + 31) / 32 * 2, KB = (K + 31) / 32; /* 16-row/column tiles */
     uint16_t *Ap = ws, *Bp = Ap + (size_t)MB * KB * TILE_ELEMS;
     const int IB = MB / 2, JB = NB / 2;
+    const int IC = KB > 256 ? 1 : 256 / KB; /* 32-row blocks per chunk: 32 x 32K bf16 = 2 KB x KB each */
     const size_t work = (size_t)M * N * K;
 #pragma omp parallel if (work > 262144)
     {
@@ -241,8 +259,15 @@ void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float 
             cfg.colsb[i] = 64;
         }
         _tile_loadconfig(&cfg);
+        /* Blocks in chunks of IC row blocks (packed A rows of a chunk about 512 KB, so they stay in
+         * L2): within a chunk column block J outer, row block I inner, so the B panel of J (32
+         * columns x K) is read from L1 for every I. Static ranges: each thread a run of columns. */
 #pragma omp for schedule(static)
-        for (int b = 0; b < IB * JB; b++) block(Ap, Bp, KB, b / JB, b % JB, M, N, alpha, beta, C, ldc);
+        for (int b = 0; b < IB * JB; b++) {
+            const int c = b / (IC * JB), i0 = c * IC, sz = IB - i0 < IC ? IB - i0 : IC;
+            const int local = b - c * IC * JB;
+            block(Ap, Bp, KB, i0 + local % sz, local / sz, M, N, alpha, beta, C, ldc);
+        }
         _tile_release();
     }
 }
