@@ -35,6 +35,20 @@ static void cpu_free(lvt_backend *be, void *p) { free(p); }
  * Below 1 MB, or for overlapping copies, one call. The bytes written are the same either way. */
 #define CPU_PAR_BYTES ((size_t)1 << 20)
 
+/* This thread's share of `bytes`: 64-byte aligned chunks, one per thread; 0 when it has none. */
+static int thread_chunk(size_t bytes, size_t *off, size_t *len) {
+    int nt = 1, t = 0;
+#ifdef _OPENMP
+    nt = omp_get_num_threads();
+    t = omp_get_thread_num();
+#endif
+    size_t chunk = (bytes / (size_t)nt + 63) / 64 * 64;
+    *off = chunk * (size_t)t;
+    if (*off >= bytes) return 0;
+    *len = *off + chunk > bytes ? bytes - *off : chunk;
+    return 1;
+}
+
 static void cpu_zero(lvt_backend *be, void *p, size_t bytes) {
     if (!bytes) return;
     if (bytes < CPU_PAR_BYTES) {
@@ -43,13 +57,8 @@ static void cpu_zero(lvt_backend *be, void *p, size_t bytes) {
     }
 #pragma omp parallel
     {
-        int nt = 1, t = 0;
-#ifdef _OPENMP
-        nt = omp_get_num_threads();
-        t = omp_get_thread_num();
-#endif
-        size_t chunk = (bytes / (size_t)nt + 63) / 64 * 64, off = chunk * (size_t)t;
-        if (off < bytes) memset((char *)p + off, 0, off + chunk > bytes ? bytes - off : chunk);
+        size_t off, len;
+        if (thread_chunk(bytes, &off, &len)) memset((char *)p + off, 0, len);
     }
 }
 
@@ -63,13 +72,8 @@ static void cpu_memcpy(lvt_backend *be, void *dst, const void *src, size_t bytes
     }
 #pragma omp parallel
     {
-        int nt = 1, t = 0;
-#ifdef _OPENMP
-        nt = omp_get_num_threads();
-        t = omp_get_thread_num();
-#endif
-        size_t chunk = (bytes / (size_t)nt + 63) / 64 * 64, off = chunk * (size_t)t;
-        if (off < bytes) memcpy(d + off, s + off, off + chunk > bytes ? bytes - off : chunk);
+        size_t off, len;
+        if (thread_chunk(bytes, &off, &len)) memcpy(d + off, s + off, len);
     }
 }
 
