@@ -2,77 +2,35 @@
  * + beta C (row-major, as cpu_gemm) with op(A) and op(B) rounded to bf16 (round to nearest even)
  * and packed into 16 x 32 tiles, their products accumulated in fp32 by TDPBF16PS. Each element
  * of C is computed by one thread over K in a fixed order, so the result does not depend on the
- * thread count. This file is compiled with the AMX and AVX512-BF16 flags (CMakeLists.txt); its
- * GEMM is called only after cpu_amx_probe said yes. Design and measurements: docs/bench.md,
+ * thread count. This file is compiled with the AMX and AVX512-BF16 flags (CMakeLists.txt) and
+ * holds only the GEMM, which runs after cpu_amx_probe (cpu_backend.c, built without those flags,
+ * so it is safe on any x86-64) said yes. Design and measurements: docs/bench.md,
  * "bf16 on AMX". */
-#define _GNU_SOURCE /* syscall */
 #include "cpu_backend.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
 #if defined(LVT_NO_AMX) || !defined(__x86_64__)
-/* Built without the AMX instruction sets (another architecture or compiler): never available. */
-int cpu_amx_probe(char *why, size_t len) {
-    snprintf(why, len, "this lvt was built without AMX support");
-    return 0;
-}
-size_t cpu_amx_workspace(int M, int N, int K) { return 0; }
+/* Built without the AMX instruction sets (another architecture or compiler): cpu_amx_probe
+ * (cpu_backend.c) says so, and this is never called. */
+const int cpu_amx_built = 0;
 void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc, void *ws) {
     abort(); /* programmer error: called although cpu_amx_probe returned 0 */
 }
 #else
-#include <cpuid.h>
 #include <immintrin.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-#define ARCH_REQ_XCOMP_PERM 0x1023
-#define XFEATURE_XTILEDATA 18
+const int cpu_amx_built = 1;
+
 #define TILE_ELEMS 512 /* 16 rows x 32 bf16 (A) or 16 k-pairs x 16 columns x 2 (B) */
-
-static uint64_t xcr0(void) {
-    uint32_t lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return ((uint64_t)hi << 32) | lo;
-}
-
-int cpu_amx_probe(char *why, size_t len) {
-    unsigned a, b, c, d;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((d >> 22) & 1) || !((d >> 24) & 1) ||
-        !((b >> 16) & 1) || !((b >> 30) & 1)) { /* AMX-BF16, AMX-TILE, AVX512F, AVX512BW */
-        snprintf(why, len, "this CPU has no AMX-BF16 (cpuid)");
-        return 0;
-    }
-    unsigned a1, b1, c1, d1;
-    if (!__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) || !((a1 >> 5) & 1)) {
-        snprintf(why, len, "this CPU has AMX but no AVX512-BF16 (cpuid)");
-        return 0;
-    }
-    unsigned a0, b0, c0, d0;
-    if (!__get_cpuid(1, &a0, &b0, &c0, &d0) || !((c0 >> 27) & 1)) {
-        snprintf(why, len, "the OS does not enable XSAVE");
-        return 0;
-    }
-    const uint64_t x = xcr0(), need = (1u << 1) | (1u << 2) | (7u << 5) | (3u << 17);
-    if ((x & need) != need) {
-        snprintf(why, len, "the OS does not save the AVX-512/AMX tile state (XCR0 0x%llx)", (unsigned long long)x);
-        return 0;
-    }
-    if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0) {
-        snprintf(why, len, "the kernel refused AMX tile data (arch_prctl ARCH_REQ_XCOMP_PERM)");
-        return 0;
-    }
-    snprintf(why, len, "AMX-BF16");
-    return 1;
-}
 
 /* fp32 -> bf16, round to nearest even, as VCVTNEPS2BF16: NaN stays a (quiet) NaN, denormal
  * inputs become signed zeros. */
@@ -229,11 +187,6 @@ static void block(const uint16_t *Ap, const uint16_t *Bp, int KB, int I, int J, 
         else
             for (int j = 0; j < nj; j++) c[j] = alpha * s[j] + beta * c[j];
     }
-}
-
-size_t cpu_amx_workspace(int M, int N, int K) {
-    const size_t MB = (size_t)(M + 31) / 32 * 2, NB = (size_t)(N + 31) / 32 * 2, KB = (size_t)(K + 31) / 32;
-    return (MB + NB) * KB * TILE_ELEMS * sizeof(uint16_t);
 }
 
 void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,

@@ -1,11 +1,18 @@
 /* cpu_backend.c — the CPU backend: construction, memory (host malloc) and the ops table that
  * gathers the kernels of cpu_dense.c, cpu_norm.c, cpu_attention.c, cpu_loss.c and cpu_gather.c.
- * The math mode is recorded but ignored: the CPU always computes in fp32 (sums and norms in
- * double). Of the optional entries the CPU has the resident store's gather only: no graphs, no
+ * The CPU computes in fp32 (sums and norms in double), except the GEMMs of train.math bf16 on a
+ * CPU with AMX (the probe here, the GEMM in cpu_amx.c). Of the optional entries the CPU has the resident store's gather only: no graphs, no
  * index staging (to_device is a memcpy), no collective (MPI reduces host memory in place). */
+#define _GNU_SOURCE /* syscall: the AMX probe */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "cpu_backend.h"
 
@@ -84,6 +91,66 @@ static void cpu_destroy(lvt_backend *be) {
     if (im) free(im->ws);
     free(im);
     free(be);
+}
+
+/* ---- the AMX probe (train.math = bf16; the GEMM is src/cpu/cpu_amx.c) ---- */
+
+#if defined(__x86_64__)
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+static uint64_t xcr0(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+int cpu_amx_probe(char *why, size_t len) {
+    if (!cpu_amx_built) {
+        snprintf(why, len, "this lvt was built without AMX support");
+        return 0;
+    }
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((d >> 22) & 1) || !((d >> 24) & 1) ||
+        !((b >> 16) & 1) || !((b >> 30) & 1)) { /* AMX-BF16, AMX-TILE, AVX512F, AVX512BW */
+        snprintf(why, len, "this CPU has no AMX-BF16 (cpuid)");
+        return 0;
+    }
+    unsigned a1, b1, c1, d1;
+    if (!__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) || !((a1 >> 5) & 1)) {
+        snprintf(why, len, "this CPU has AMX but no AVX512-BF16 (cpuid)");
+        return 0;
+    }
+    unsigned a0, b0, c0, d0;
+    if (!__get_cpuid(1, &a0, &b0, &c0, &d0) || !((c0 >> 27) & 1)) {
+        snprintf(why, len, "the OS does not enable XSAVE");
+        return 0;
+    }
+    const uint64_t x = xcr0(), need = (1u << 1) | (1u << 2) | (7u << 5) | (3u << 17);
+    if ((x & need) != need) {
+        snprintf(why, len, "the OS does not save the AVX-512/AMX tile state (XCR0 0x%llx)", (unsigned long long)x);
+        return 0;
+    }
+    if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0) {
+        snprintf(why, len, "the kernel refused AMX tile data (arch_prctl ARCH_REQ_XCOMP_PERM)");
+        return 0;
+    }
+    snprintf(why, len, "AMX-BF16");
+    return 1;
+}
+
+#else
+int cpu_amx_probe(char *why, size_t len) {
+    snprintf(why, len, "AMX needs an x86-64 CPU");
+    return 0;
+}
+#endif
+
+/* Bytes of packed bf16 operands for an M x N x K GEMM: tiles of 16 rows (pairs of them: 32) of
+ * op(A) and 16 columns (32) of op(B), 32 of K each, 1 KB per tile. */
+size_t cpu_amx_workspace(int M, int N, int K) {
+    const size_t MB = (size_t)(M + 31) / 32 * 2, NB = (size_t)(N + 31) / 32 * 2, KB = (size_t)(K + 31) / 32;
+    return (MB + NB) * KB * 1024; /* 16 x 32 bf16 per tile */
 }
 
 static const lvt_ops cpu_ops = {

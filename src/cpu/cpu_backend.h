@@ -24,10 +24,13 @@ typedef struct cpu_impl {
     size_t ws_bytes;
 } cpu_impl;
 
-/* cpu_amx.c: the AMX bf16 GEMM (docs/bench.md, "bf16 on AMX"). probe: 1 when the CPU, the OS
- * and the kernel allow AMX-BF16 (asks the kernel for the tile state), else 0 with the reason. */
+/* The AMX bf16 GEMM (docs/bench.md, "bf16 on AMX"). cpu_backend.c: the probe, 1 when this
+ * build has the GEMM and the CPU, the OS and the kernel allow AMX-BF16 (it asks the kernel for
+ * the tile state), else 0 with the reason; the workspace the GEMM needs. cpu_amx.c: the GEMM,
+ * and whether it was built with the AMX instruction sets. */
 int cpu_amx_probe(char *why, size_t len);
 size_t cpu_amx_workspace(int M, int N, int K);
+extern const int cpu_amx_built;
 void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc, void *ws);
 
