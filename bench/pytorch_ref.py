@@ -102,18 +102,16 @@ def main():
 
     D, d, F = m["dim"], m["d_model"], m["ffn_mult"] * m["d_model"]
     model = reference.LVMTransformer(D, d, m["n_heads"], m["n_layers"], F, m["dropout"])
+    ctx = torch.rand(B, L, D) * 2 - 1
+    y = torch.rand(B, D) * 2 - 1
+    if a.math == "bf16":  # pure bf16: parameters, optimiser state, activations (oneDNN's AMX kernels)
+        model.to(torch.bfloat16)
+        ctx, y = ctx.to(torch.bfloat16), y.to(torch.bfloat16)
     betas = tuple(opt_cfg.get("betas", [0.9, 0.999]))
     opt = torch.optim.AdamW(model.parameters(), lr=opt_cfg.get("lr", 5e-4), betas=betas,
                             eps=opt_cfg.get("eps", 1e-8), weight_decay=opt_cfg.get("weight_decay", 0.01))
-    ctx = torch.rand(B, L, D) * 2 - 1
-    y = torch.rand(B, D) * 2 - 1
 
     do_fwd, do_train = a.step in ("all", "eval"), a.step != "eval"
-    if a.math == "bf16":  # pure bf16: parameters, optimiser state, activations (oneDNN's AMX kernels)
-        model.to(torch.bfloat16)
-        opt = torch.optim.AdamW(model.parameters(), lr=opt_cfg.get("lr", 5e-4), betas=betas,
-                                eps=opt_cfg.get("eps", 1e-8), weight_decay=opt_cfg.get("weight_decay", 0.01))
-        ctx, y = ctx.to(torch.bfloat16), y.to(torch.bfloat16)
     t_fwd = t_train = 0.0
     last_loss, norm = 0.0, 0.0
     model.eval()

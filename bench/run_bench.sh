@@ -81,7 +81,8 @@ med = statistics.median
 for b in batches:
     for k in kinds:
         ph = "forward" if k == "eval" else "train"
-        L = [json.load(open(f))[ph] for f in sorted(glob.glob(os.path.join(d, "lvt_%s_%s_*.json" % (b, k))))]
+        R = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(d, "lvt_%s_%s_*.json" % (b, k))))]
+        L = [r[ph] for r in R]
         T = [json.load(open(f))[ph] for f in sorted(glob.glob(os.path.join(d, "pt_%s_%s_*.json" % (b, k))))]
         lm, tm = med(x["ms_per_step"] for x in L), med(x["ms_per_step"] for x in T)
         ls, ts = med(x["samples_per_s"] for x in L), med(x["samples_per_s"] for x in T)
@@ -89,7 +90,7 @@ for b in batches:
         pk = lambda g: "%6.1f%%" % (100 * g / peak) if peak > 0 else "    n/a"
         # lvt's measured GEMM time in the step, and the ratio lvt would reach if nothing but its GEMMs
         # took time (PyTorch ms / lvt GEMM ms): the bound the BLAS sets (docs/bench.md, "GEMM share")
-        G = [json.load(open(f)).get("gemm") for f in sorted(glob.glob(os.path.join(d, "lvt_%s_%s_*.json" % (b, k))))]
+        G = [r.get("gemm") for r in R]
         gm = med(g["ms_per_step"] for g in G) if all(G) else None
         gs, cs = ("%9.2f" % gm, "%8.2f" % (tm / gm)) if gm else ("%9s" % "-", "%8s" % "-")
         print("%-6s %-5s %11.2f %11.2f %11.1f %11.1f %9.2f %9.2f %7.2f %7s %7s %s %s" % (b, k, lm, tm, ls, ts, lg, tg,

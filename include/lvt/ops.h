@@ -246,6 +246,8 @@ void lvt_backend_destroy(lvt_backend *be);
  * computes fp32 except for bf16 on a CPU with AMX-BF16 (docs/bench.md, "bf16 on AMX"). */
 void lvt_backend_math_describe(const lvt_backend *be, char *buf, size_t len);
 int lvt_backend_gemm_math(const lvt_backend *be);
+/* "fp32", "tf32", "bf16" ("?" for anything else). */
+const char *lvt_math_name(int math);
 
 /* CPU threads per process for the CPU backend's kernels (OpenMP) and GEMMs (OpenBLAS).
  * n <= 0 picks the default: the OMP_NUM_THREADS / OPENBLAS_NUM_THREADS environment when set,

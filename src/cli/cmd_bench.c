@@ -75,8 +75,7 @@ static void print_json(const lvt_bench_result *r, const char *math, const ring_m
     cJSON_AddStringToObject(o, "impl", "lvt");
     cJSON_AddStringToObject(o, "backend", r->backend);
     cJSON_AddStringToObject(o, "math", math);
-    static const char *const kinds[] = {"fp32", "tf32", "bf16"}; /* what the GEMMs ran in */
-    cJSON_AddStringToObject(o, "gemm_math", r->gemm_math_kind >= 0 && r->gemm_math_kind <= 2 ? kinds[r->gemm_math_kind] : "?");
+    cJSON_AddStringToObject(o, "gemm_math", lvt_math_name(r->gemm_math_kind)); /* what the GEMMs ran in */
     cJSON_AddNumberToObject(o, "batch", r->batch);
     cJSON_AddNumberToObject(o, "steps", (double)r->steps);
     cJSON_AddNumberToObject(o, "warmup", (double)r->warmup);

@@ -8,7 +8,6 @@
  * "bf16 on AMX". */
 #include "cpu_backend.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 #if defined(LVT_NO_AMX) || !defined(__x86_64__)
@@ -22,7 +21,6 @@ void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float 
 #else
 #include <immintrin.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -30,7 +28,7 @@ void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float 
 
 const int cpu_amx_built = 1;
 
-#define TILE_ELEMS 512 /* 16 rows x 32 bf16 (A) or 16 k-pairs x 16 columns x 2 (B) */
+#define TILE_ELEMS CPU_AMX_TILE_ELEMS /* 16 rows x 32 bf16 (A) or 16 k-pairs x 16 columns x 2 (B) */
 
 /* fp32 -> bf16, round to nearest even, as VCVTNEPS2BF16: NaN stays a (quiet) NaN, denormal
  * inputs become signed zeros. */
@@ -191,7 +189,7 @@ static void block(const uint16_t *Ap, const uint16_t *Bp, int KB, int I, int J, 
 
 void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc, void *ws) {
-    const int MB = (M + 31) / 32 * 2, NB = (N + 31) / 32 * 2, KB = (K + 31) / 32; /* 16-row/column tiles */
+    const int MB = CPU_AMX_TILES16(M), NB = CPU_AMX_TILES16(N), KB = CPU_AMX_KTILES(K); /* cpu_backend.h */
     uint16_t *Ap = ws, *Bp = Ap + (size_t)MB * KB * TILE_ELEMS;
     const int IB = MB / 2, JB = NB / 2;
     const int IC = KB > 256 ? 1 : 256 / KB; /* 32-row blocks per chunk: 32 x 32K bf16 = 2 KB x KB each */

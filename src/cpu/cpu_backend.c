@@ -1,8 +1,9 @@
 /* cpu_backend.c — the CPU backend: construction, memory (host malloc) and the ops table that
  * gathers the kernels of cpu_dense.c, cpu_norm.c, cpu_attention.c, cpu_loss.c and cpu_gather.c.
  * The CPU computes in fp32 (sums and norms in double), except the GEMMs of train.math bf16 on a
- * CPU with AMX (the probe here, the GEMM in cpu_amx.c). Of the optional entries the CPU has the resident store's gather only: no graphs, no
- * index staging (to_device is a memcpy), no collective (MPI reduces host memory in place). */
+ * CPU with AMX (the probe here, the GEMM in cpu_amx.c). Of the optional entries the CPU has the
+ * resident store's gather only: no graphs, no index staging (to_device is a memcpy), no
+ * collective (MPI reduces host memory in place). */
 #define _GNU_SOURCE /* syscall: the AMX probe */
 #include <stdint.h>
 #include <stdio.h>
@@ -146,11 +147,10 @@ int cpu_amx_probe(char *why, size_t len) {
 }
 #endif
 
-/* Bytes of packed bf16 operands for an M x N x K GEMM: tiles of 16 rows (pairs of them: 32) of
- * op(A) and 16 columns (32) of op(B), 32 of K each, 1 KB per tile. */
+/* Bytes of packed bf16 operands for an M x N x K GEMM (the layout in cpu_backend.h). */
 size_t cpu_amx_workspace(int M, int N, int K) {
-    const size_t MB = (size_t)(M + 31) / 32 * 2, NB = (size_t)(N + 31) / 32 * 2, KB = (size_t)(K + 31) / 32;
-    return (MB + NB) * KB * 1024; /* 16 x 32 bf16 per tile */
+    return (size_t)(CPU_AMX_TILES16(M) + CPU_AMX_TILES16(N)) * CPU_AMX_KTILES(K) * CPU_AMX_TILE_ELEMS *
+           sizeof(uint16_t);
 }
 
 static const lvt_ops cpu_ops = {
@@ -228,8 +228,7 @@ int lvt_cpu_backend_create(lvt_backend **out, lvt_math math, lvt_err *e) {
 }
 
 void lvt_backend_math_describe(const lvt_backend *be, char *buf, size_t len) {
-    static const char *const names[] = {"fp32", "tf32", "bf16"};
-    const char *asked = be->math >= LVT_MATH_FP32 && be->math <= LVT_MATH_BF16 ? names[be->math] : "?";
+    const char *asked = lvt_math_name(be->math);
     const cpu_impl *im = be->ops == &cpu_ops ? be->impl : NULL;
     if (!im) {
         snprintf(buf, len, "GEMMs in %s (train.math %s)", asked, asked);

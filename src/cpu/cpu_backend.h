@@ -29,6 +29,11 @@ typedef struct cpu_impl {
  * the tile state), else 0 with the reason; the workspace the GEMM needs. cpu_amx.c: the GEMM,
  * and whether it was built with the AMX instruction sets. */
 int cpu_amx_probe(char *why, size_t len);
+/* The packed layout both share: 16-row (op(A)) and 16-column (op(B)) tiles, counted in pairs
+ * (the GEMM computes 32 x 32 blocks), by 32 of K; 512 bf16 per tile. Op(A)'s tiles come first. */
+#define CPU_AMX_TILES16(n) (((n) + 31) / 32 * 2)
+#define CPU_AMX_KTILES(k) (((k) + 31) / 32)
+#define CPU_AMX_TILE_ELEMS 512
 size_t cpu_amx_workspace(int M, int N, int K);
 extern const int cpu_amx_built;
 void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,

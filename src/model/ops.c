@@ -72,6 +72,11 @@ void lvt_backend_destroy(lvt_backend *be) {
     if (be) be->ops->destroy(be);
 }
 
+const char *lvt_math_name(int math) {
+    static const char *const names[] = {"fp32", "tf32", "bf16"};
+    return math >= LVT_MATH_FP32 && math <= LVT_MATH_BF16 ? names[math] : "?";
+}
+
 double lvt_float_decimal(float x) {
     char buf[32];
     for (int prec = 1; prec <= 9; prec++) {
