@@ -43,7 +43,10 @@ typedef struct lvt_bench_result {
     int contend;                     /* busy threads that ran alongside */
     int threads;                     /* CPU threads per rank, chosen as `lvt train` chooses them */
     double flops_fwd_per_sample;
-    double flops_step_per_sample;    /* P1: 3 x forward; P4: lvt_bench_p4_flops */
+    double flops_step_per_sample;    /* P1: 3 x forward; P4: lvt_bench_p4_flops of the slots that ran */
+    /* P4: rollout slot backwards (h >= 2) per timed step that ran and that were skipped (an exactly
+     * zero gradient: the flat penalty inactive; docs/loss.md "Zero-gradient slots"); 0 for P1 */
+    double roll_bwd_run, roll_bwd_skipped;
     double fwd_ms, train_ms;         /* per step, rank 0's clock */
     double fwd_gflops, train_gflops;
     double last_loss, last_grad_norm;
@@ -107,8 +110,9 @@ int lvt_bench_p4_create(lvt_bench_p4 *p, const lvt_config *c, lvt_backend *be, l
 int lvt_bench_p4_step(lvt_bench_p4 *p, lvt_model *m, const float *dctx, uint64_t seed, long step,
                       double *loss, lvt_err *e);
 
-/* Matmul FLOPs of one P4 step per sample: H forwards and their backwards (3 x forward each). */
-double lvt_bench_p4_flops(double fwd_flops_per_sample);
+/* Matmul FLOPs of one P4 step per sample: H forwards and the backwards (2 x forward each) of slot 1
+ * and of the slots_bwd later slots whose backward ran (H - 1 when none was skipped: 3 H forwards). */
+double lvt_bench_p4_flops(double fwd_flops_per_sample, double slots_bwd);
 
 void lvt_bench_p4_destroy(lvt_bench_p4 *p);
 

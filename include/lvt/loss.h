@@ -60,6 +60,12 @@ typedef struct lvt_loss {
     float *scal;           /* scalars: terms, reduced sums, scratch */
     lvt_loss_reduce_fn reduce;
     void *reduce_ctx;
+    /* Skip the backward of a rollout slot whose prediction gradient is exactly zero (its every
+     * contribution would be zero: a flat penalty below its threshold, docs/loss.md "Zero-gradient
+     * slots"). Needs one host read per slot, so lvt_loss_create sets it for the CPU backend only
+     * (a captured CUDA graph cannot branch on data); clear it to force the full backward. */
+    int skip_zero_slots;
+    long slots_run, slots_skipped; /* rollout slot backwards (h >= 2) since creation */
 } lvt_loss;
 
 /* Normalisation of one micro-step. */

@@ -89,6 +89,11 @@ static void print_json(const lvt_bench_result *r, const char *math, const ring_m
     cJSON_AddStringToObject(o, "step", lvt_bench_step_name(r->step));
     cJSON_AddNumberToObject(o, "contend", r->contend);
     add_num(o, "flops_step_per_sample", "%.0f", r->flops_step_per_sample);
+    if (r->step == LVT_BENCH_P4) { /* rollout slot backwards per step (docs/loss.md, "Zero-gradient slots") */
+        cJSON *rb = cJSON_AddObjectToObject(o, "rollout_backward");
+        add_num(rb, "slots_run", "%.4g", r->roll_bwd_run);
+        add_num(rb, "slots_skipped", "%.4g", r->roll_bwd_skipped);
+    }
     cJSON_AddItemToObject(o, "forward", phase_json(r->timed_fwd, r->fwd_ms, r->batch, r->fwd_gflops));
     cJSON_AddItemToObject(o, "train", phase_json(r->timed_train, r->train_ms, r->batch, r->train_gflops));
     add_num(o, "last_loss", "%.6g", r->last_loss);
@@ -159,6 +164,10 @@ static void print_text(const lvt_bench_result *r, int local_world, const ring_mo
     printf("  (FLOPs: %.1f MFLOP per sample forward, %.1f per sample of the training step; last loss %.4g, "
            "grad norm %.4g)\n", r->flops_fwd_per_sample * 1e-6, r->flops_step_per_sample * 1e-6, r->last_loss,
            r->last_grad_norm);
+    if (r->step == LVT_BENCH_P4)
+        printf("  rollout backward: %.2f of %.2f later slots per step ran; %.2f skipped (exactly zero gradient: "
+               "the flat penalty inactive)\n", r->roll_bwd_run, r->roll_bwd_run + r->roll_bwd_skipped,
+               r->roll_bwd_skipped);
     printf("  step split over %d rank%s (B=%d per rank, all-reduce: %s, gradient %.2f MB fp32), ms/step:\n", W,
            W > 1 ? "s" : "", B, r->comm, r->grad_bytes * 1e-6);
     printf("    compute %.3f + wait %.3f + all-reduce %.3f + optimiser %.3f = %.3f (step %.3f)\n", r->compute_ms,

@@ -18,6 +18,7 @@ int lvt_loss_create(lvt_loss *l, lvt_backend *be, int B, int L, int D, int H, lv
     l->L = L;
     l->D = D;
     l->H = H;
+    l->skip_zero_slots = be->device < 0;
     const lvt_ops *o = be->ops;
     size_t bd = (size_t)B * D, bld = (size_t)B * L * D;
     if (!(l->ctxs = o->alloc(be, sizeof(float) * bld * H, e))) goto fail;
@@ -108,12 +109,21 @@ static int batch_stats(loss_step *st, lvt_err *e) {
 }
 
 /* Backward: slots p_H .. p_2 (full), each routing the gradient of its context rows to the
- * predictions they hold, then slot 1 with the gradients of the raw output and of p_1. */
+ * predictions they hold, then slot 1 with the gradients of the raw output and of p_1. By the time
+ * slot h is reached every contribution to its prediction gradient is in; when that gradient is
+ * exactly zero (no nonzero, no NaN: its sum of squares is 0) the slot's backward would add only
+ * zeros to the parameter gradients and to the earlier slots, so it is skipped (skip_zero_slots;
+ * docs/loss.md, "Zero-gradient slots"). */
 static int backward(loss_step *st, lvt_err *e) {
     const int B = st->B, L = st->L, D = st->D;
     lvt_loss *l = st->l;
     if (st->md.full) {
         for (int h = st->H - 1; h >= 1; h--) {
+            if (l->skip_zero_slots && st->o->sumsq(st->be, loss_dpred(st, h), st->bd) == 0.0) {
+                l->slots_skipped++;
+                continue;
+            }
+            l->slots_run++;
             if (lvt_model_backward_raw_pred(st->m, h, NULL, loss_dpred(st, h), l->dctx, e)) return LVT_ERROR;
             /* ctx_h row L-j holds p_{h-j+1} (0-based PRED(h-j)) for j = 1..min(h, L) */
             for (int j = 1; j <= h && j <= L; j++)

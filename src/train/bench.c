@@ -194,7 +194,7 @@ static int train_step(bench *b, long s, double split[4], double *loss, double *n
 
 /* Seconds of the timed training steps (after a barrier), and their summed split. */
 static int time_train(bench *b, double *secs, double split[4], double *loss, double *norm, lvt_gemm_count *gc,
-                      lvt_err *e) {
+                      long slots[2], lvt_err *e) {
     double t0 = 0;
     for (long s = 0; s < b->warm + b->steps; s++) {
         if (s == b->warm) {
@@ -204,6 +204,8 @@ static int time_train(bench *b, double *secs, double split[4], double *loss, dou
             memset(split, 0, 4 * sizeof(double));
             /* the CPU backend counts its GEMMs from here (the CUDA one's are asynchronous) */
             if (b->be->ops->host_memory) b->be->gemm_count = gc;
+            slots[0] = -b->p4.loss.slots_run; /* P4 rollout slot backwards of the timed steps */
+            slots[1] = -b->p4.loss.slots_skipped;
         }
         int rc = train_step(b, s, split, loss, norm, e);
         if (rc) {
@@ -214,6 +216,8 @@ static int time_train(bench *b, double *secs, double split[4], double *loss, dou
     b->be->gemm_count = NULL;
     b->be->ops->sync(b->be);
     *secs = lvt_now() - t0;
+    slots[0] += b->p4.loss.slots_run;
+    slots[1] += b->p4.loss.slots_skipped;
     return LVT_OK;
 }
 
@@ -245,12 +249,13 @@ static int reduce_split(bench *b, const double split[4], double t_train, lvt_ben
 static int measure(bench *b, const lvt_bench_opts *o, lvt_bench_result *r, lvt_err *e) {
     double t_fwd = 0, t_train = 0, split[4] = {0, 0, 0, 0};
     lvt_gemm_count gc = {0, 0, 0};
+    long slots[2] = {0, 0};
     r->last_loss = r->last_grad_norm = 0;
     r->timed_fwd = b->step == LVT_BENCH_ALL || b->step == LVT_BENCH_EVAL;
     r->timed_train = b->step != LVT_BENCH_EVAL;
     if (lvt_bench_contend_start(&b->busy, o->contend, e)) return LVT_ERROR;
     if (r->timed_fwd && time_forward(b, &t_fwd, e)) return LVT_ERROR;
-    if (r->timed_train && time_train(b, &t_train, split, &r->last_loss, &r->last_grad_norm, &gc, e))
+    if (r->timed_train && time_train(b, &t_train, split, &r->last_loss, &r->last_grad_norm, &gc, slots, e))
         return LVT_ERROR;
     lvt_bench_contend_stop(&b->busy);
     if (reduce_split(b, split, t_train, r, e)) return LVT_ERROR;
@@ -267,7 +272,9 @@ static int measure(bench *b, const lvt_bench_opts *o, lvt_bench_result *r, lvt_e
     r->threads = b->threads;
     const double ff = lvt_bench_forward_flops(&b->mc);
     r->flops_fwd_per_sample = ff;
-    r->flops_step_per_sample = b->step == LVT_BENCH_P4 ? lvt_bench_p4_flops(ff) : 3 * ff;
+    r->roll_bwd_run = (double)slots[0] / (double)b->steps;
+    r->roll_bwd_skipped = (double)slots[1] / (double)b->steps;
+    r->flops_step_per_sample = b->step == LVT_BENCH_P4 ? lvt_bench_p4_flops(ff, r->roll_bwd_run) : 3 * ff;
     r->fwd_ms = 1e3 * t_fwd / (double)b->steps;
     r->train_ms = 1e3 * t_train / (double)b->steps;
     r->fwd_gflops = r->timed_fwd ? ff * b->B / (r->fwd_ms * 1e-3) * 1e-9 : 0;

@@ -81,8 +81,8 @@ int lvt_bench_p4_step(lvt_bench_p4 *p, lvt_model *m, const float *dctx, uint64_t
     return LVT_OK;
 }
 
-double lvt_bench_p4_flops(double fwd_flops_per_sample) {
-    return 3.0 * LVT_BENCH_P4_H_ROLL * fwd_flops_per_sample;
+double lvt_bench_p4_flops(double fwd_flops_per_sample, double slots_bwd) {
+    return (LVT_BENCH_P4_H_ROLL + 2.0 * (1.0 + slots_bwd)) * fwd_flops_per_sample;
 }
 
 void lvt_bench_p4_destroy(lvt_bench_p4 *p) {

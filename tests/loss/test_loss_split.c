@@ -9,7 +9,8 @@
  * equal on every rank) and the same summed parameter gradient. (a) vs (b) holds for every term,
  * batch statistics included, with model dropout and context drop on (keyed by the global sample
  * position); (c) holds for the terms without batch statistics (MSE, rollout H=1, directional with
- * per-sample weights, anti-copy), since batch statistics are per micro-step by design. */
+ * per-sample weights, anti-copy), since batch statistics are per micro-step by design. Also: the
+ * skipped backward of zero-gradient rollout slots equals the full one exactly (zero_slots). */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -66,6 +67,8 @@ typedef struct {
     float terms[LVT_TERM_COUNT];
     float *grads;
     int failed;
+    int full_backward;          /* 1: clear skip_zero_slots (every slot's backward runs) */
+    long slots_run, slots_skip; /* the loss's rollout slot backward counters after the step */
 } rank_job;
 
 static void *rank_run(void *arg) {
@@ -84,6 +87,7 @@ static void *rank_run(void *arg) {
     }
     lvt_model_params_from_host(&m, j->params);
     if (j->w) l.reduce = reduce2, l.reduce_ctx = &rc;
+    if (j->full_backward) l.skip_zero_slots = 0;
     const batch_data *b = j->bd;
     const int lo = j->lo;
     lvt_loss_batch lb = {n, b->ctx + (size_t)lo * L * D, b->y + (size_t)lo * D, b->fut + (size_t)lo * 2 * D,
@@ -96,6 +100,8 @@ static void *rank_run(void *arg) {
         j->failed = 1;
     }
     lvt_loss_read(&l, j->terms);
+    j->slots_run = l.slots_run;
+    j->slots_skip = l.slots_skipped;
     be->ops->to_host(be, j->grads, m.grads, sizeof(float) * m.n_params);
     lvt_loss_destroy(&l);
     lvt_model_destroy(&m);
@@ -177,11 +183,11 @@ static void compare(const char *what, const float *t_ref, const float *t_sum, do
 static void two_ranks(const batch_data *bd, const float *params, size_t np, const lvt_objective_cfg *o, int cut,
                       const char *what) {
     float *g_ref = malloc(sizeof(float) * np), *g0 = malloc(sizeof(float) * np), *g1 = malloc(sizeof(float) * np);
-    rank_job one = {bd, params, o, 0, G, NULL, 0, {0}, g_ref, 0};
+    rank_job one = {bd, params, o, 0, G, NULL, 0, {0}, g_ref, 0, 0, 0, 0};
     rank_run(&one);
     world2 w;
     pthread_barrier_init(&w.bar, NULL, 2);
-    rank_job j0 = {bd, params, o, 0, cut, &w, 0, {0}, g0, 0}, j1 = {bd, params, o, cut, G, &w, 1, {0}, g1, 0};
+    rank_job j0 = {bd, params, o, 0, cut, &w, 0, {0}, g0, 0, 0, 0, 0}, j1 = {bd, params, o, cut, G, &w, 1, {0}, g1, 0, 0, 0, 0};
     pthread_t th;
     pthread_create(&th, NULL, rank_run, &j1);
     rank_run(&j0);
@@ -242,6 +248,48 @@ static void micro_steps(const batch_data *bd, const float *params, size_t np) {
     lvt_backend_destroy(be);
 }
 
+/* A rollout slot whose prediction gradient is exactly zero has its backward skipped
+ * (skip_zero_slots, docs/loss.md "Zero-gradient slots"): the terms and every gradient element
+ * must equal, exactly, those of the full backward, and the counters must say what was skipped:
+ * flat penalty always active (nothing), never active (both later slots), truth supervision with
+ * no truth row for slot 3 (slot 3 only, slot 2 still runs and feeds p_1). */
+static void zero_slots(const batch_data *bd0, const float *params, size_t np) {
+    static batch_data nolast;
+    nolast = *bd0;
+    for (int s = 0; s < G; s++) nolast.rollm[s * HMAX + HMAX - 1] = 0.0f;
+    struct {
+        const char *what, *supervise;
+        double thr;
+        const batch_data *bd;
+        long skip;
+    } cases[] = {{"flat always active", "flat", -1.0, bd0, 0},
+                 {"flat never active", "flat", 1.0, bd0, 2},
+                 {"truth, no row for slot 3", "truth", 0, &nolast, 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        lvt_objective_cfg o = obj_all(cases[c].supervise);
+        o.flat_threshold = cases[c].thr;
+        float *gs = malloc(sizeof(float) * np), *gf = malloc(sizeof(float) * np);
+        rank_job sk = {cases[c].bd, params, &o, 0, G, NULL, 0, {0}, gs, 0, 0, 0, 0};
+        rank_job fu = {cases[c].bd, params, &o, 0, G, NULL, 0, {0}, gf, 0, 1, 0, 0};
+        rank_run(&sk);
+        rank_run(&fu);
+        CHECK(!sk.failed && !fu.failed, "zero slots, %s: a step failed", cases[c].what);
+        CHECK(sk.slots_skip == cases[c].skip && sk.slots_run == HMAX - 1 - cases[c].skip,
+              "zero slots, %s: %ld run, %ld skipped (want %ld skipped)", cases[c].what, sk.slots_run, sk.slots_skip,
+              cases[c].skip);
+        CHECK(fu.slots_skip == 0 && fu.slots_run == HMAX - 1, "zero slots, %s: full backward skipped %ld",
+              cases[c].what, fu.slots_skip);
+        size_t bad = 0;
+        for (size_t i = 0; i < np; i++) bad += !(gs[i] == gf[i]);
+        for (int k = 0; k < LVT_TERM_COUNT; k++) bad += !(sk.terms[k] == fu.terms[k]);
+        CHECK(bad == 0, "zero slots, %s: %zu values differ from the full backward", cases[c].what, bad);
+        CHECK(max_abs(gs, np) > 0, "zero slots, %s: no gradient", cases[c].what);
+        printf("zero slots, %-26s %ld of %d later slot backwards skipped, gradient identical\n", cases[c].what,
+               sk.slots_skip, HMAX - 1);
+        free(gs), free(gf);
+    }
+}
+
 int main(void) {
     lvt_err e = {{0}};
     lvt_backend *be = NULL;
@@ -269,6 +317,7 @@ int main(void) {
     two_ranks(&bd, params, np, &sample, 6, "2 ranks (6+1), H=3 first, sample");
     two_ranks(&bd, params, np, &flat, G, "2 ranks (7+0), H=3 flat, batch");
     micro_steps(&bd, params, np);
+    zero_slots(&bd, params, np);
     free(params);
     return test_finish("test_loss_split");
 }

@@ -76,7 +76,8 @@ static void test_step(void) {
           tv[LVT_TERM_ROLL], tv[LVT_TERM_FUT], tv[LVT_TERM_DIR]);
     CHECK(tv[LVT_TERM_LAMBDA_EFF] >= 0.002f, "lambda_eff %g", tv[LVT_TERM_LAMBDA_EFF]);
     CHECK(be->ops->sumsq(be, m.grads, m.n_params) > 0, "no gradient");
-    CHECK(lvt_bench_p4_flops(1.0) == 9.0, "P4 FLOPs %g per forward FLOP", lvt_bench_p4_flops(1.0));
+    CHECK(lvt_bench_p4_flops(1.0, 2) == 9.0 && lvt_bench_p4_flops(1.0, 0) == 5.0, "P4 FLOPs %g, %g per forward FLOP",
+          lvt_bench_p4_flops(1.0, 2), lvt_bench_p4_flops(1.0, 0));
     be->ops->free(be, ctx);
     lvt_bench_p4_destroy(&p);
     lvt_model_destroy(&m);

@@ -3,7 +3,8 @@
 # all-reduce, optimiser) sum to the independently timed step within 10 %, that ranks end with
 # identical parameters (the gradients were averaged), and the ring cost model 2(N-1)/N*bytes/bw
 # and efficiency against a recomputation in Python. The P4 step (--step p4, with --contend 1) on
-# two ranks: its loss statistics are reduced across ranks and the ranks stay in sync; --step eval
+# two ranks: its loss statistics are reduced across ranks and the ranks stay in sync, its FLOPs count
+# the rollout slot backwards that ran (with the flat penalty forced active all do); --step eval
 # times only the forward; a bad --step is one clear line; OpenMP's wait policy is PASSIVE unless the
 # user set one.
 set -u
@@ -31,6 +32,9 @@ grep -q "parameters identical across ranks" "$T/w2.txt" || fail "ranks disagree 
 [ "$(wc -l < "$T/err.txt")" = 1 ] && grep -q "bandwidth" "$T/err.txt" || fail "error output: $(cat "$T/err.txt")"
 mpirun --oversubscribe --bind-to none -np 2 "$LVT_BIN" bench "$T/cfg.json" --step p4 --contend 1 --steps 2 \
   --warmup 1 --json > "$T/p4.json" || fail "bench --step p4 under mpirun -np 2"
+# the flat penalty always active (threshold -1): every rollout slot's backward runs
+"$LVT_BIN" bench "$T/cfg.json" --step p4 --steps 2 --warmup 1 --set objective.flat_threshold=-1 --json \
+  > "$T/p4a.json" || fail "bench --step p4, flat always active"
 "$LVT_BIN" bench "$T/cfg.json" --step eval --steps 2 --warmup 0 --json > "$T/eval.json" || fail "bench --step eval"
 # the OpenMP wait policy: PASSIVE when unset (lvt re-executes with it), the user's setting kept
 wait_of() { "$LVT_PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["omp_wait_policy"])' "$1"; }
@@ -40,22 +44,29 @@ OMP_WAIT_POLICY=active "$LVT_BIN" bench "$T/cfg.json" --step eval --steps 1 --wa
 [ "$(wait_of "$T/wa.json")" = active ] || fail "user's OMP_WAIT_POLICY=active not kept: $(wait_of "$T/wa.json")"
 "$LVT_BIN" bench "$T/cfg.json" --step p5 > /dev/null 2> "$T/err.txt" && fail "--step p5 accepted"
 [ "$(wc -l < "$T/err.txt")" = 1 ] && grep -q -- "--step" "$T/err.txt" || fail "error output: $(cat "$T/err.txt")"
-"$LVT_PYTHON" - "$T/p4.json" "$T/eval.json" <<'PY' || fail "step checks"
+"$LVT_PYTHON" - "$T/p4.json" "$T/eval.json" "$T/p4a.json" <<'PY' || fail "step checks"
 import json, math, sys
-p4, ev = (json.load(open(p)) for p in sys.argv[1:3])
+p4, ev, p4a = (json.load(open(p)) for p in sys.argv[1:4])
 assert p4["step"] == "p4" and p4["contend"] == 1 and p4["world"] == 2, p4
 assert p4["forward"] is None and p4["train"]["ms_per_step"] > 0, p4
-assert p4["flops_step_per_sample"] == 9 * p4["flops_fwd_per_sample"], p4
+# rollout slot backwards (docs/loss.md, "Zero-gradient slots"): H - 1 = 2 later slots per step, run
+# or skipped; the analytic FLOPs count H forwards + 2 x forward per backward that ran
+for r in (p4, p4a):
+    rb = r["rollout_backward"]
+    assert rb["slots_run"] + rb["slots_skipped"] == 2, r
+    assert r["flops_step_per_sample"] == (3 + 2 * (1 + rb["slots_run"])) * r["flops_fwd_per_sample"], r
+assert p4a["rollout_backward"]["slots_run"] == 2 and p4a["flops_step_per_sample"] == 9 * p4a["flops_fwd_per_sample"], p4a
 assert p4["params_in_sync"] is True and math.isfinite(p4["last_loss"]) and p4["last_loss"] > 0, p4
 assert ev["step"] == "eval" and ev["train"] is None and ev["forward"]["ms_per_step"] > 0, ev
 assert ev["gemm"] is None, ev  # GEMMs are counted in the training step only
 PY
 # The measured GEMM count (docs/bench.md, "GEMM share"): the FLOPs the CPU backend executed per
 # step equal the linear layers' count with the last layer's rows pruned to position L-1 (the
-# attention products are not GEMMs), per rank: P1 3F - 2LDd (no input gradient), P4 9F - 2LDd.
-"$LVT_PYTHON" - "$T/w1.json" "$T/p4.json" <<'PY' || fail "GEMM count"
+# attention products are not GEMMs), per rank: P1 3F - 2LDd (no input gradient), P4 (3 + 2(1 + s))F
+# - 2LDd with s the later rollout slots whose backward ran (9F - 2LDd when all 2 ran).
+"$LVT_PYTHON" - "$T/w1.json" "$T/p4.json" "$T/p4a.json" <<'PY' || fail "GEMM count"
 import json, sys
-for path, kind in zip(sys.argv[1:3], ("p1", "p4")):
+for path, kind in zip(sys.argv[1:4], ("p1", "p4", "p4")):
     r = json.load(open(path))
     g, B = r["gemm"], r["batch"]
     L, D, d, n = r["context_len"], r["dim"], r["d_model"], r["n_layers"]
@@ -63,7 +74,7 @@ for path, kind in zip(sys.argv[1:3], ("p1", "p4")):
     body = 16 * L * d * d + 4 * L * d * F          # a full layer's linears
     tail = 10 * L * d * d + 6 * d * d + 4 * d * F  # the last layer: k|v for L rows, the rest 1 row
     fwd = 2 * L * D * d + (n - 1) * body + tail + 2 * d * d + 2 * d * D
-    per = (3 if kind == "p1" else 9) * fwd - 2 * L * D * d
+    per = (3 if kind == "p1" else 3 + 2 * (1 + r["rollout_backward"]["slots_run"])) * fwd - 2 * L * D * d
     want = B * per * 1e-9
     assert g is not None and g["calls_per_step"] > 0 and g["ms_per_step"] > 0, r
     assert abs(g["gflop_per_step"] - want) <= 1e-4 * want + 1e-4, (kind, g, want)
