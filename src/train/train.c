@@ -462,6 +462,11 @@ static void summarise_run(trainer *t, lvt_train_summary *out, double t_start) {
         lvt_log_info(&t->log, "done: %d epochs, %ld steps in %.1fs (%.0f samples/s); final val_cos %.4f, "
                      "Margin(+1 vs last) %.4f, best val_loss %.6f", out->epochs_done, out->steps_done, out->seconds,
                      out->samples_per_s, out->val_cos, out->margin, out->best_val_loss);
+    const long roll = t->loss.slots_run + t->loss.slots_skipped;
+    if (!out->preempted && roll > 0) /* docs/loss.md, "Zero-gradient slots" */
+        lvt_log_info(&t->log, "rollout backward: %ld of %ld later-slot backwards skipped on rank 0 (%.1f%%: an exactly "
+                     "zero prediction gradient: the flat penalty below its threshold, or no rollout truth)", t->loss.slots_skipped, roll,
+                     100.0 * (double)t->loss.slots_skipped / (double)roll);
 }
 
 int lvt_train_run(const lvt_config *cfg, const lvt_train_opts *opts, lvt_comm *comm,
