@@ -14,7 +14,8 @@ lambda_fut 0.002, context drop 0.05 noise: Bernoulli per sample, the last contex
 an L2-normalised Gaussian row before the main forward), then clipping and AdamW.
 
 usage: /usr/bin/python3 bench/pytorch_ref.py CONFIG.json [--batch B] [--steps N] [--warmup W]
-                                             [--threads T] [--step all|eval|p1|p4] [--json]
+                                             [--threads T] [--step all|eval|p1|p4] [--math fp32|bf16]
+                                             [--flat-threshold X] [--json]
 """
 import argparse
 import json
@@ -88,6 +89,9 @@ def main():
                     help="bf16: the model, its inputs and AdamW in torch.bfloat16 (PyTorch 1.13's CPU "
                          "autocast fails on this module tree: layer_norm 'expected scalar type BFloat16 "
                          "but found Float'); docs/bench.md, 'bf16 on AMX'")
+    ap.add_argument("--flat-threshold", type=float, default=None,
+                    help="P4: the flat penalty's threshold (default: the config's, else 0.95); 1 keeps the "
+                         "penalty inactive, the regime of a trained model (docs/bench.md, 'Zero-gradient slots')")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     with open(a.config) as f:
@@ -125,6 +129,8 @@ def main():
 
     model.train()
     batch = p4_batch(cfg, B, L, D, ctx.dtype) if a.step == "p4" else None
+    if batch is not None and a.flat_threshold is not None:
+        batch["o"]["flat_threshold"] = a.flat_threshold
     for s in range(a.warmup + a.steps if do_train else 0):
         if s == a.warmup:
             t0 = time.perf_counter()

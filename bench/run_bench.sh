@@ -10,7 +10,9 @@
 # usage: bench/run_bench.sh [CONFIG.json]          (default configs/p1_baseline.json)
 # env:   LVT_BIN (default build/lvt), SGEMM_BIN (default build/tests/ops/sgemm_peak),
 #        LVT_PYTHON (default /usr/bin/python3), STEPS (timed steps, default 10), WARMUP (default 2),
-#        THREADS (default 2), BATCHES (default "64 256 1024"), STEP_KINDS (default "eval p1 p4"),
+#        THREADS (default 2), BATCHES (default "64 256 1024"), STEP_KINDS (default "eval p1 p4a p4i":
+#        P4 with the flat penalty forced active / inactive, objective.flat_threshold -1 / 1 on both
+#        sides; p4 keeps the config's threshold),
 #        REPEAT (default 1), CONTEND (busy threads for lvt bench --contend, default 0),
 #        BACKEND (default: the config's train.backend), MATH (fp32 default | bf16: lvt's train.math bf16,
 #        AMX GEMMs with fp32 master weights, against PyTorch with the model in bfloat16; docs/bench.md)
@@ -25,7 +27,7 @@ steps="${STEPS:-10}"
 warm="${WARMUP:-2}"
 threads="${THREADS:-2}"
 batches="${BATCHES:-64 256 1024}"
-kinds="${STEP_KINDS:-eval p1 p4}"
+kinds="${STEP_KINDS:-eval p1 p4a p4i}"
 repeat="${REPEAT:-1}"
 contend="${CONTEND:-0}"
 math="${MATH:-fp32}"
@@ -54,11 +56,20 @@ uptime > "$tmp/load_before"
 peak > "$tmp/peak_before"
 for b in $batches; do
   for k in $kinds; do
+    # p4a / p4i: the P4 step with the flat penalty forced active (threshold -1: every rollout slot's
+    # backward runs, lvt's most expensive P4 step) or inactive (threshold 1, the regime of a trained
+    # model: lvt skips the zero-gradient slots' backward, PyTorch's autograd still runs it); plain p4
+    # keeps the config's threshold, where the bench's random model is near it (docs/bench.md)
+    step="$k" lvt_x=() pt_x=()
+    case "$k" in
+      p4a) step=p4 lvt_x=(--set objective.flat_threshold=-1) pt_x=(--flat-threshold -1) ;;
+      p4i) step=p4 lvt_x=(--set objective.flat_threshold=1) pt_x=(--flat-threshold 1) ;;
+    esac
     for r in $(seq "$repeat"); do
-      "$lvt" bench "$cfg" --step "$k" --batch "$b" --steps "$steps" --warmup "$warm" --contend "$contend" \
-          --set train.math="$math" --json "${backend_flag[@]}" > "$tmp/lvt_${b}_${k}_$r.json"
-      "$py" "$here/pytorch_ref.py" "$cfg" --step "$k" --batch "$b" --steps "$steps" --warmup "$warm" \
-          --threads "$threads" --math "$math" --json > "$tmp/pt_${b}_${k}_$r.json"
+      "$lvt" bench "$cfg" --step "$step" --batch "$b" --steps "$steps" --warmup "$warm" --contend "$contend" \
+          --set train.math="$math" "${lvt_x[@]}" --json "${backend_flag[@]}" > "$tmp/lvt_${b}_${k}_$r.json"
+      "$py" "$here/pytorch_ref.py" "$cfg" --step "$step" --batch "$b" --steps "$steps" --warmup "$warm" \
+          --threads "$threads" --math "$math" "${pt_x[@]}" --json > "$tmp/pt_${b}_${k}_$r.json"
     done
   done
 done
@@ -75,8 +86,9 @@ print("machine: %s, %d CPUs visible; lvt vs PyTorch, same config, batch, BLAS co
       (platform.machine(), os.cpu_count()))
 print("load before: %s\nload after:  %s" % (rd("load_before"), rd("load_after")))
 print("sgemm peak (2048^3, before / after): %.1f / %.1f GFLOP/s" % tuple(peaks))
-print("%-6s %-5s %11s %11s %11s %11s %9s %9s %7s %7s %7s %9s %8s" % ("batch", "step", "lvt ms", "torch ms",
-      "lvt samp/s", "torch samp/s", "lvt GF/s", "torch GF/s", "ratio", "lvt %pk", "pt %pk", "GEMM ms", "ceiling"))
+print("%-6s %-5s %11s %11s %11s %11s %9s %9s %7s %7s %7s %9s %8s %5s" % ("batch", "step", "lvt ms", "torch ms",
+      "lvt samp/s", "torch samp/s", "lvt GF/s", "torch GF/s", "ratio", "lvt %pk", "pt %pk", "GEMM ms", "ceiling",
+      "skip"))
 med = statistics.median
 for b in batches:
     for k in kinds:
@@ -93,8 +105,11 @@ for b in batches:
         G = [r.get("gemm") for r in R]
         gm = med(g["ms_per_step"] for g in G) if all(G) else None
         gs, cs = ("%9.2f" % gm, "%8.2f" % (tm / gm)) if gm else ("%9s" % "-", "%8s" % "-")
-        print("%-6s %-5s %11.2f %11.2f %11.1f %11.1f %9.2f %9.2f %7.2f %7s %7s %s %s" % (b, k, lm, tm, ls, ts, lg, tg,
-              ls / ts, pk(lg), pk(tg), gs, cs))
+        # P4: lvt's later rollout slots per step whose backward was skipped (exactly zero gradient)
+        sk = [r["rollout_backward"]["slots_skipped"] for r in R if r.get("rollout_backward")]
+        ss = "%5.2f" % med(sk) if sk else "%5s" % "-"
+        print("%-6s %-5s %11.2f %11.2f %11.1f %11.1f %9.2f %9.2f %7.2f %7s %7s %s %s %s" % (b, k, lm, tm, ls, ts, lg,
+              tg, ls / ts, pk(lg), pk(tg), gs, cs, ss))
 l = json.load(open(sorted(glob.glob(os.path.join(d, "lvt_*.json")))[0]))
 t = json.load(open(sorted(glob.glob(os.path.join(d, "pt_*.json")))[0]))
 bl = l["blas"]

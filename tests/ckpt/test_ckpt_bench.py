@@ -71,6 +71,19 @@ def main():
         t = json.loads(p.stdout)
         check(t["n_params"] == n_params and t["flops_fwd_per_sample"] == r["flops_fwd_per_sample"] and t["batch"] == B,
               "pytorch_ref report %r" % t)
+    # the P4 step with the flat penalty inactive (bench/run_bench.sh p4i): lvt skips both later rollout
+    # slots' backward, and the PyTorch counterpart accepts the same threshold
+    p = subprocess.run([lvt, "bench", cfg, "--step", "p4", "--steps", "2", "--warmup", "1", "--set",
+                        "objective.flat_threshold=1", "--json"], capture_output=True, text=True)
+    check(p.returncode == 0, "bench --step p4 flat 1 failed: %s" % p.stderr)
+    if p.returncode == 0:
+        rb = json.loads(p.stdout)["rollout_backward"]
+        check(rb["slots_skipped"] == 2 and rb["slots_run"] == 0, "p4, flat inactive: %r" % rb)
+    p = subprocess.run([sys.executable, os.path.join(SRC, "bench", "pytorch_ref.py"), cfg, "--step", "p4", "--steps",
+                        "1", "--warmup", "1", "--threads", "1", "--flat-threshold", "1", "--json"],
+                       capture_output=True, text=True)
+    check(p.returncode == 0 and json.loads(p.stdout)["train"]["ms_per_step"] > 0,
+          "pytorch_ref --step p4 --flat-threshold 1: %s" % p.stderr)
     # bad input: one line, exit 1
     p = subprocess.run([lvt, "bench", cfg, "--steps", "0"], capture_output=True, text=True)
     check(p.returncode == 1 and p.stderr.count("\n") == 1 and "--steps" in p.stderr, "bench --steps 0: %r" % p.stderr)
