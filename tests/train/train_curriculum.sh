@@ -21,6 +21,13 @@ log = open(run + "/training.log").read()
 for line in ["epoch 2: curriculum phase 2 'rollout' begins", "rollout_h 3, lambda_roll 0.05,",
              "epoch 4: curriculum phase 4 'guards' begins (lambda_roll=0.1)", "lambda_roll 0.1, lambda_dir 0.002"]:
     assert line in log, line
-print("phases at epochs", [p[0] for p in phases])
+# the last line counts the rollout slot backwards (docs/loss.md, "Zero-gradient slots"): 2 later
+# slots per step of epochs 2..5 (rollout_h 3, one micro-step), each run or skipped
+import re
+m = re.search(r"rollout backward: (\d+) of (\d+) later-slot backwards skipped on rank 0", log)
+assert m, "no rollout backward line"
+skipped, total = int(m.group(1)), int(m.group(2))
+assert total == 2 * sum(h["steps"] for h in hist[1:]) and 0 <= skipped <= total, (skipped, total)
+print("phases at epochs", [p[0] for p in phases], "; rollout slot backwards skipped", skipped, "of", total)
 PY
 echo "train_curriculum: passed"
