@@ -39,19 +39,6 @@ extern const int cpu_amx_built;
 void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc, void *ws);
 
-/* The fp32 AVX-512 GEMM (cpu_sgemm.c, docs/bench.md "lvt's fp32 GEMM"): register block MR x NR,
- * k packed in blocks of KC. cpu_backend.c: the probe (AVX-512F in cpuid and its state enabled in
- * XCR0); cpu_sgemm.c: the GEMM, the workspace it needs for a shape and thread count (floats of
- * packed op(B) and each thread's op(A) panels, 64-byte aligned), and whether it was built. */
-#define CPU_SGEMM_MR 12
-#define CPU_SGEMM_NR 32
-#define CPU_SGEMM_KC 256
-int cpu_sgemm_probe(char *why, size_t len);
-extern const int cpu_sgemm_built;
-size_t cpu_sgemm_workspace(int M, int N, int K, int threads);
-void cpu_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
-               float beta, float *C, int ldc, float *ws);
-
 /* cpu_dense.c */
 void cpu_gemm(lvt_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
