@@ -173,6 +173,12 @@ typedef struct lvt_ops {
 
     /* ==== optional entries: NULL where the backend lacks the capability ==== */
 
+    /* ---- constant operands ---- */
+    /* Declare [p, p + bytes) unchanged until the next call (p NULL: nothing): a GEMM whose op(B)
+     * lies inside may keep its packed form and reuse it (the CPU backend's bf16 GEMM, docs/bench.md
+     * "bf16 on AMX"). lvt_loss_step brackets its forward and backward with the parameters. */
+    void (*const_window)(lvt_backend *be, const void *p, size_t bytes);
+
     /* ---- graph capture and replay (include/lvt/graph.h; the CUDA backend) ---- */
     /* Start recording everything enqueued on the backend; keyed draws recorded from now on take
      * step = key.step - ref_step + (replayed step) and likewise the sample base. */

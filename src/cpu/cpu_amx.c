@@ -15,8 +15,11 @@
  * (cpu_backend.c) says so, and this is never called. */
 const int cpu_amx_built = 0;
 void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
-                  int ldb, float beta, float *C, int ldc, void *ws) {
+                  int ldb, float beta, float *C, int ldc, void *ws, const uint16_t *bp) {
     abort(); /* programmer error: called although cpu_amx_probe returned 0 */
+}
+void cpu_amx_pack_b(const float *B, int ldb, int tb, int K, int N, uint16_t *dst) {
+    abort(); /* programmer error, as above */
 }
 #else
 #include <immintrin.h>
@@ -187,10 +190,18 @@ static void block(const uint16_t *Ap, const uint16_t *Bp, int KB, int I, int J, 
     }
 }
 
+/* All of op(B) in the packed layout the GEMM reads (cpu_backend.h), for a GEMM to reuse. */
+void cpu_amx_pack_b(const float *B, int ldb, int tb, int K, int N, uint16_t *dst) {
+    const int NB = CPU_AMX_TILES16(N), KB = CPU_AMX_KTILES(K);
+#pragma omp parallel for schedule(static) if ((size_t)N * K > 65536)
+    for (int t = 0; t < NB * KB; t++) pack_b_tile(B, ldb, tb, K, N, t / KB, t % KB, dst + (size_t)t * TILE_ELEMS);
+}
+
 void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
-                  int ldb, float beta, float *C, int ldc, void *ws) {
+                  int ldb, float beta, float *C, int ldc, void *ws, const uint16_t *bp) {
     const int MB = CPU_AMX_TILES16(M), NB = CPU_AMX_TILES16(N), KB = CPU_AMX_KTILES(K); /* cpu_backend.h */
-    uint16_t *Ap = ws, *Bp = Ap + (size_t)MB * KB * TILE_ELEMS;
+    uint16_t *Ap = ws, *Bw = Ap + (size_t)MB * KB * TILE_ELEMS;
+    const uint16_t *Bp = bp ? bp : Bw; /* op(B) packed by the caller (cpu_amx_cached_b), or here */
     const int IB = MB / 2, JB = NB / 2;
     const int IC = KB > 256 ? 1 : 256 / KB; /* 32-row blocks per chunk: 32 x 32K bf16 = 2 KB x KB each */
     const size_t work = (size_t)M * N * K;
@@ -199,9 +210,12 @@ void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float 
 #pragma omp for schedule(static) nowait
         for (int t = 0; t < MB * KB; t++)
             pack_a_tile(A, lda, ta, M, K, t / KB, t % KB, Ap + (size_t)t * TILE_ELEMS);
-#pragma omp for schedule(static)
-        for (int t = 0; t < NB * KB; t++)
-            pack_b_tile(B, ldb, tb, K, N, t / KB, t % KB, Bp + (size_t)t * TILE_ELEMS);
+        if (!bp) { /* the same on every thread */
+#pragma omp for schedule(static) nowait
+            for (int t = 0; t < NB * KB; t++)
+                pack_b_tile(B, ldb, tb, K, N, t / KB, t % KB, Bw + (size_t)t * TILE_ELEMS);
+        }
+#pragma omp barrier
         amx_tilecfg cfg;
         memset(&cfg, 0, sizeof cfg);
         cfg.palette = 1;

@@ -89,7 +89,10 @@ static void cpu_sync(lvt_backend *be) {}
 
 static void cpu_destroy(lvt_backend *be) {
     cpu_impl *im = be->impl;
-    if (im) free(im->ws);
+    if (im) {
+        free(im->ws);
+        free(im->pbuf);
+    }
     free(im);
     free(be);
 }
@@ -153,6 +156,42 @@ size_t cpu_amx_workspace(int M, int N, int K) {
            sizeof(uint16_t);
 }
 
+/* A new window drops every packed operand of the previous one (its memory is kept). */
+void cpu_const_window(lvt_backend *be, const void *p, size_t bytes) {
+    cpu_impl *im = be->impl;
+    im->cw_lo = p;
+    im->cw_hi = p ? (const char *)p + bytes : NULL;
+    im->npb = 0;
+    im->pbuf_used = 0;
+}
+
+const uint16_t *cpu_amx_cached_b(cpu_impl *im, int tb, int N, int K, const float *B, int ldb) {
+    if (!im->cw_lo) return NULL;
+    const float *end = B + (tb ? (size_t)(N - 1) * ldb + K : (size_t)(K - 1) * ldb + N);
+    if ((const char *)B < im->cw_lo || (const char *)end > im->cw_hi) return NULL;
+    for (int i = 0; i < im->npb; i++) {
+        const struct cpu_packed_b *c = &im->pb[i];
+        if (c->B == B && c->tb == tb && c->K == K && c->N == N && c->ldb == ldb) return im->pbuf + c->off;
+    }
+    if (im->npb == CPU_PACKED_B_MAX) return NULL;
+    const size_t n = (size_t)CPU_AMX_TILES16(N) * CPU_AMX_KTILES(K) * CPU_AMX_TILE_ELEMS;
+    if (im->pbuf_used + n > im->pbuf_elems) { /* grows in the first window of a model, then stays */
+        size_t cap = im->pbuf_elems ? 2 * im->pbuf_elems : n;
+        while (cap < im->pbuf_used + n) cap *= 2;
+        uint16_t *nb = aligned_alloc(64, (cap * sizeof(uint16_t) + 63) / 64 * 64);
+        if (!nb) return NULL; /* no memory: this GEMM packs op(B) itself */
+        if (im->pbuf_used) memcpy(nb, im->pbuf, im->pbuf_used * sizeof(uint16_t));
+        free(im->pbuf);
+        im->pbuf = nb;
+        im->pbuf_elems = cap;
+    }
+    uint16_t *dst = im->pbuf + im->pbuf_used;
+    cpu_amx_pack_b(B, ldb, tb, K, N, dst);
+    im->pb[im->npb++] = (struct cpu_packed_b){B, tb, K, N, ldb, im->pbuf_used};
+    im->pbuf_used += n;
+    return dst;
+}
+
 static const lvt_ops cpu_ops = {
     .name = "cpu",
     .host_memory = 1,
@@ -193,6 +232,7 @@ static const lvt_ops cpu_ops = {
     .context_drop = cpu_context_drop,
     .adamw_clipped = cpu_adamw_clipped,
     /* optional entries */
+    .const_window = cpu_const_window,
     .graph_begin = NULL,
     .graph_end = NULL,
     .graph_replay = NULL,

@@ -15,14 +15,33 @@ int lvt_cpu_backend_create(lvt_backend **out, lvt_math math, lvt_err *e);
 void cpu_rng_words(uint64_t seed, uint64_t step, uint32_t site, uint64_t sample, uint64_t e0,
                    int n, uint32_t *w);
 
+/* Packed op(B) kept while it lies in the constant window (cpu_const_window): at most this many
+ * per window (the reference model's step packs 2 per weight matrix: 26 + 2 for the head). */
+#define CPU_PACKED_B_MAX 96
+
 /* Backend-private state (be->impl): the bf16 GEMM's availability and its packing workspace,
- * grown on demand (the first step of a shape; never inside later steps). */
+ * grown on demand (the first step of a shape; never inside later steps), and the packed weights
+ * of the current step (docs/bench.md, "bf16 on AMX"). */
 typedef struct cpu_impl {
     int amx;          /* train.math = bf16 and cpu_amx_probe said yes */
     char why[128];    /* what the probe found (the describe line) */
     void *ws;         /* packed bf16 operands of the current GEMM */
     size_t ws_bytes;
+    const char *cw_lo, *cw_hi; /* the constant window [lo, hi); NULL: none */
+    struct cpu_packed_b {
+        const float *B;
+        int tb, K, N, ldb;
+        size_t off;   /* into pbuf, in bf16 elements */
+    } pb[CPU_PACKED_B_MAX];
+    int npb;
+    uint16_t *pbuf;   /* the packed operands of the window, 64-byte aligned; kept between windows */
+    size_t pbuf_elems, pbuf_used;
 } cpu_impl;
+
+/* cpu_backend.c: ops->const_window, and op(B) of a bf16 GEMM packed once per window: the cached
+ * packing when B (tb, N x K, ldb) lies inside the window, else NULL (the GEMM packs it). */
+void cpu_const_window(lvt_backend *be, const void *p, size_t bytes);
+const uint16_t *cpu_amx_cached_b(cpu_impl *im, int tb, int N, int K, const float *B, int ldb);
 
 /* The AMX bf16 GEMM (docs/bench.md, "bf16 on AMX"). cpu_backend.c: the probe, 1 when this
  * build has the GEMM and the CPU, the OS and the kernel allow AMX-BF16 (it asks the kernel for
@@ -36,8 +55,10 @@ int cpu_amx_probe(char *why, size_t len);
 #define CPU_AMX_TILE_ELEMS 512
 size_t cpu_amx_workspace(int M, int N, int K);
 extern const int cpu_amx_built;
+/* bp: op(B) already packed (cpu_amx_pack_b), or NULL to pack it into ws after op(A) */
 void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
-                  int ldb, float beta, float *C, int ldc, void *ws);
+                  int ldb, float beta, float *C, int ldc, void *ws, const uint16_t *bp);
+void cpu_amx_pack_b(const float *B, int ldb, int tb, int K, int N, uint16_t *dst);
 
 /* cpu_dense.c */
 void cpu_gemm(lvt_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,

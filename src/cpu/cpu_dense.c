@@ -33,7 +33,8 @@ void cpu_gemm(lvt_backend *be, int trans_a, int trans_b, int M, int N, int K, fl
             }
         }
         if (need <= im->ws_bytes) {
-            cpu_amx_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, im->ws);
+            cpu_amx_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, im->ws,
+                         cpu_amx_cached_b(im, trans_b, N, K, B, ldb));
             goto counted;
         }
         /* no memory for the packed operands: this call runs in fp32 */

@@ -134,9 +134,9 @@ static int backward(loss_step *st, lvt_err *e) {
     return lvt_model_backward_raw_pred(st->m, 0, l->draw, st->dp1, NULL, e);
 }
 
-int lvt_loss_step(lvt_loss *l, lvt_model *m, const lvt_objective_cfg *obj,
-                  const lvt_loss_batch *b, const lvt_loss_norm *norm, const lvt_dropout_key *key,
-                  int train, int backward_pass, lvt_err *e) {
+static int run_step(lvt_loss *l, lvt_model *m, const lvt_objective_cfg *obj, const lvt_loss_batch *b,
+                     const lvt_loss_norm *norm, const lvt_dropout_key *key, int train, int backward_pass,
+                     lvt_err *e) {
     loss_step st = {.l = l, .be = l->be, .o = l->be->ops, .m = m, .obj = obj, .b = b, .key = key,
                     .train = train, .md = read_modes(obj, l->L), .B = b->B, .L = l->L, .D = l->D};
     st.H = st.md.H;
@@ -173,4 +173,16 @@ int lvt_loss_step(lvt_loss *l, lvt_model *m, const lvt_objective_cfg *obj,
 
     if (!backward_pass || st.B == 0) return LVT_OK;
     return backward(&st, e);
+}
+
+/* The parameters do not change during the step: the backend may reuse what it derived from them
+ * (ops->const_window; the CPU backend's packed bf16 weights). */
+int lvt_loss_step(lvt_loss *l, lvt_model *m, const lvt_objective_cfg *obj,
+                  const lvt_loss_batch *b, const lvt_loss_norm *norm, const lvt_dropout_key *key,
+                  int train, int backward_pass, lvt_err *e) {
+    const lvt_ops *o = l->be->ops;
+    if (o->const_window) o->const_window(l->be, m->params, sizeof(float) * m->n_params);
+    const int rc = run_step(l, m, obj, b, norm, key, train, backward_pass, e);
+    if (o->const_window) o->const_window(l->be, NULL, 0);
+    return rc;
 }

@@ -8,7 +8,11 @@
  *      path ran), and stays within bf16's input rounding of it;
  *   3. the result does not depend on the thread count (1 and 2 threads bit-identical);
  *   4. the backend says what it computes in (lvt_backend_math_describe / lvt_backend_gemm_math),
- *      and an fp32 backend is untouched.
+ *      and an fp32 backend is untouched;
+ *   5. op(B) packed once inside a constant window (ops->const_window, the step's parameters):
+ *      the same bits as packing it every call, reused while the window lasts (a change to B the
+ *      caller promised not to make is not seen), dropped when it closes, and never kept for a B
+ *      outside the window.
  * Skips (77) on a CPU or kernel without AMX-BF16. */
 #include <math.h>
 #include <stdint.h>
@@ -173,6 +177,46 @@ static void test_rounding(lvt_backend *be, lvt_backend *fp32) {
         }
 }
 
+/* 5: the constant window */
+static void test_window(lvt_backend *be) {
+    const int shapes[][3] = {{37, 45, 70}, {64, 512, 512}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int tb = 0; tb < 2; tb++) {
+            gemm_case g;
+            setup(&g, shapes[s][0], shapes[s][1], shapes[s][2], 0, tb, 0, 201 + s);
+            const size_t nc = (size_t)g.M * g.ldc, nb = (size_t)(tb ? g.N : g.K) * g.ldb;
+            float *C0 = malloc(nc * sizeof(float)), *C1 = malloc(nc * sizeof(float)), *C2 = malloc(nc * sizeof(float));
+            run(be, &g, 1.0f, 0.0f, C0); /* no window: packed in the call */
+            be->ops->const_window(be, g.B, nb * sizeof(float));
+            run(be, &g, 1.0f, 0.0f, C1); /* packed into the window's cache */
+            run(be, &g, 0.5f, 0.0f, C2); /* from the cache */
+            CHECK(memcmp(C0, C1, nc * sizeof(float)) == 0, "window %dx%dx%d tb=%d: first call differs", g.M, g.N, g.K, tb);
+            int bad = 0;
+            for (int i = 0; i < g.M; i++)
+                for (int j = 0; j < g.N; j++) bad += C2[(size_t)i * g.ldc + j] != 0.5f * C0[(size_t)i * g.ldc + j];
+            CHECK(bad == 0, "window %dx%dx%d tb=%d: cached call differs in %d elements", g.M, g.N, g.K, tb, bad);
+            for (size_t i = 0; i < nb; i++) g.B[i] = -g.B[i]; /* breaks the promise: the cache still has the old B */
+            run(be, &g, 1.0f, 0.0f, C1);
+            CHECK(memcmp(C0, C1, nc * sizeof(float)) == 0, "window %dx%dx%d tb=%d: packed B not reused", g.M, g.N, g.K, tb);
+            be->ops->const_window(be, NULL, 0); /* closed: the new B is packed */
+            run(be, &g, 1.0f, 0.0f, C1);
+            bad = 0;
+            for (int i = 0; i < g.M; i++)
+                for (int j = 0; j < g.N; j++) bad += C1[(size_t)i * g.ldc + j] != -C0[(size_t)i * g.ldc + j];
+            CHECK(bad == 0, "window %dx%dx%d tb=%d: after the window, %d elements not from the new B", g.M, g.N, g.K, tb, bad);
+            /* a window that does not hold B: B is packed every call */
+            be->ops->const_window(be, g.A, sizeof(float));
+            run(be, &g, 1.0f, 0.0f, C2);
+            for (size_t i = 0; i < nb; i++) g.B[i] = -g.B[i];
+            run(be, &g, 1.0f, 0.0f, C1);
+            be->ops->const_window(be, NULL, 0);
+            CHECK(memcmp(C0, C1, nc * sizeof(float)) == 0, "window elsewhere %dx%dx%d tb=%d: B was cached", g.M, g.N, g.K, tb);
+            printf("window %4dx%4dx%4d tb=%d: packed once, reused, dropped\n", g.M, g.N, g.K, tb);
+            free(C0), free(C1), free(C2);
+            release(&g);
+        }
+}
+
 int main(void) {
     lvt_err e = {{0}};
     lvt_backend *be = NULL, *fp32 = NULL;
@@ -195,6 +239,7 @@ int main(void) {
     CHECK(lvt_backend_gemm_math(fp32) == LVT_MATH_FP32 && strstr(what, "GEMMs in fp32") != NULL, "fp32: %s", what);
     test_exact(be);
     test_rounding(be, fp32);
+    test_window(be);
     lvt_backend_destroy(be);
     lvt_backend_destroy(fp32);
     if (failures) {
