@@ -235,6 +235,7 @@ static const lvt_ops cuda_ops = {
     .context_drop = cu_context_drop,
     .adamw_clipped = cu_adamw_clipped,
     /* optional entries: all present (the collective only in a build with NCCL) */
+    .const_window = NULL,
     .graph_begin = cu_graph_begin,
     .graph_end = cu_graph_end,
     .graph_replay = cu_graph_replay,
