@@ -62,8 +62,9 @@ typedef struct lvt_loss {
     void *reduce_ctx;
     /* Skip the backward of a rollout slot whose prediction gradient is exactly zero (its every
      * contribution would be zero: a flat penalty below its threshold, docs/loss.md "Zero-gradient
-     * slots"). Needs one host read per slot, so lvt_loss_create sets it for the CPU backend only
-     * (a captured CUDA graph cannot branch on data); clear it to force the full backward. */
+     * slots"). Needs one host read per slot, so lvt_loss_create sets it where backend memory is
+     * host memory (ops->host_memory: the CPU; on a GPU the read would synchronise, and a captured
+     * CUDA graph cannot branch on data); clear it to force the full backward. */
     int skip_zero_slots;
     long slots_run, slots_skipped; /* rollout slot backwards (h >= 2) since creation */
 } lvt_loss;

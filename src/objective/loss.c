@@ -18,7 +18,7 @@ int lvt_loss_create(lvt_loss *l, lvt_backend *be, int B, int L, int D, int H, lv
     l->L = L;
     l->D = D;
     l->H = H;
-    l->skip_zero_slots = be->device < 0;
+    l->skip_zero_slots = be->ops->host_memory; /* the check reads the gradient on the host */
     const lvt_ops *o = be->ops;
     size_t bd = (size_t)B * D, bld = (size_t)B * L * D;
     if (!(l->ctxs = o->alloc(be, sizeof(float) * bld * H, e))) goto fail;
