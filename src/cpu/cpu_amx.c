@@ -190,11 +190,18 @@ static void block(const uint16_t *Ap, const uint16_t *Bp, int KB, int I, int J, 
     }
 }
 
+/* Every tile of op(B) into dst, shared among the threads of the enclosing parallel region (an
+ * orphaned worksharing loop: run by one thread outside a region), no barrier at the end. */
+static void pack_b_all(const float *B, int ldb, int tb, int K, int N, uint16_t *dst) {
+    const int NB = CPU_AMX_TILES16(N), KB = CPU_AMX_KTILES(K);
+#pragma omp for schedule(static) nowait
+    for (int t = 0; t < NB * KB; t++) pack_b_tile(B, ldb, tb, K, N, t / KB, t % KB, dst + (size_t)t * TILE_ELEMS);
+}
+
 /* All of op(B) in the packed layout the GEMM reads (cpu_backend.h), for a GEMM to reuse. */
 void cpu_amx_pack_b(const float *B, int ldb, int tb, int K, int N, uint16_t *dst) {
-    const int NB = CPU_AMX_TILES16(N), KB = CPU_AMX_KTILES(K);
-#pragma omp parallel for schedule(static) if ((size_t)N * K > 65536)
-    for (int t = 0; t < NB * KB; t++) pack_b_tile(B, ldb, tb, K, N, t / KB, t % KB, dst + (size_t)t * TILE_ELEMS);
+#pragma omp parallel if ((size_t)N * K > 65536)
+    pack_b_all(B, ldb, tb, K, N, dst);
 }
 
 void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
@@ -210,11 +217,7 @@ void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float 
 #pragma omp for schedule(static) nowait
         for (int t = 0; t < MB * KB; t++)
             pack_a_tile(A, lda, ta, M, K, t / KB, t % KB, Ap + (size_t)t * TILE_ELEMS);
-        if (!bp) { /* the same on every thread */
-#pragma omp for schedule(static) nowait
-            for (int t = 0; t < NB * KB; t++)
-                pack_b_tile(B, ldb, tb, K, N, t / KB, t % KB, Bw + (size_t)t * TILE_ELEMS);
-        }
+        if (!bp) pack_b_all(B, ldb, tb, K, N, Bw); /* bp is the same on every thread */
 #pragma omp barrier
         amx_tilecfg cfg;
         memset(&cfg, 0, sizeof cfg);
