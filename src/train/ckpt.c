@@ -21,6 +21,16 @@
 #define CKPT_MAX_STR (16 << 20)     /* longest string (attribute, /config) read: longer is corrupt */
 #define CKPT_MAX_EXTRA (1 << 24)    /* most elements of one /extra array */
 #define CKPT_MAX_ELEM_BYTES 16      /* no integer or float type is wider: a wider one is corrupt */
+#define CKPT_MAX_COMPRESSION 1100.0 /* deflate stores at most ~1032 bytes of data per byte */
+
+/* 1 when dataset d stores enough bytes for the npoints elements of esize bytes it declares.
+ * A dataset whose chunks were never written reads as fill values, and HDF5 builds one entry per
+ * chunk a read touches: 10^7 one-element chunks in a 20 KB file made one H5Dread allocate 0.5-1.6
+ * GB (fuzz_ckpt). Bounding the data by the bytes stored bounds that by the file's size
+ * (docs/reliability.md, "Checkpoints"). */
+static int stored_enough(hid_t d, hssize_t npoints, size_t esize) {
+    return (double)npoints * (double)esize <= (double)H5Dget_storage_size(d) * CKPT_MAX_COMPRESSION;
+}
 
 void lvt_ckpt_info_init(lvt_ckpt_info *info) { memset(info, 0, sizeof *info); }
 
@@ -402,8 +412,9 @@ static herr_t read_extra_item(hid_t g, const char *name, const H5L_info_t *li, v
     hsize_t n = 0;
     if (rank == 1) H5Sget_simple_extent_dims(sp, &n, NULL);
     int rc = LVT_ERROR;
-    if (n > CKPT_MAX_EXTRA || (c != H5T_STRING && H5Tget_size(t) > CKPT_MAX_ELEM_BYTES)) {
-        /* unreadable: corrupt sizes */
+    if (n > CKPT_MAX_EXTRA || (c != H5T_STRING && H5Tget_size(t) > CKPT_MAX_ELEM_BYTES) ||
+        (rank == 1 && !stored_enough(d, (hssize_t)n, H5Tget_size(t)))) {
+        /* unreadable: corrupt sizes, or an array whose data was never written */
     } else if (rank == 0 && c == H5T_INTEGER) {
         int64_t v;
         if (H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) >= 0)
@@ -594,6 +605,9 @@ static int read_tensors(hid_t f, const char *gname, const char *path, const lvt_
         else if (!shape_ok)
             rc = lvt_errf(e, "%s: tensor /%s/%s has shape %s, expected %s", path, gname, t->name,
                           shape_str(got_s, sizeof got_s, nd, dims), shape_str(want_s, sizeof want_s, t->ndim, want));
+        else if (!stored_enough(d, (hssize_t)t->numel, 4))
+            rc = lvt_errf(e, "%s: tensor /%s/%s stores %llu bytes for %lld floats (a corrupt or unwritten dataset)",
+                          path, gname, t->name, (unsigned long long)H5Dget_storage_size(d), (long long)t->numel);
         else if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, flat + t->offset) < 0)
             rc = lvt_errf(e, "%s: cannot read tensor /%s/%s (truncated or corrupted file)", path, gname, t->name);
         H5Sclose(sp);

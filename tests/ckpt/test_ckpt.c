@@ -315,6 +315,38 @@ int main(void) {
     H5Sclose(sp);
     H5Fclose(f);
     expect_load_fail(p2, &cfg, be, "unexpected tensor /params/decoder.extra");
+    /* datasets whose chunks were never written read as fill values, and HDF5 builds an entry per
+     * chunk a read touches: refused by the bytes stored before any read (fuzz_ckpt found one
+     * that made a 20 KB file cost 1.6 GB) */
+    snprintf(p2, sizeof p2, "%s/unwritten_chunks.h5", dir);
+    copy_file(path, p2, -1);
+    f = h5_open_rw(p2);
+    H5Ldelete(f, "/params/input_proj.weight", H5P_DEFAULT);
+    hsize_t chunk1[2] = {1, 1};
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 2, chunk1);
+    dims[0] = 8;
+    dims[1] = 12;
+    sp = H5Screate_simple(2, dims, NULL);
+    d = H5Dcreate2(f, "/params/input_proj.weight", H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Dclose(d);
+    H5Sclose(sp);
+    if (H5Lexists(f, "extra", H5P_DEFAULT) <= 0) H5Gclose(H5Gcreate2(f, "extra", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    hsize_t big = 1000000;
+    sp = H5Screate_simple(1, &big, NULL);
+    H5Pset_chunk(dcpl, 1, chunk1);
+    d = H5Dcreate2(f, "/extra/unwritten", H5T_NATIVE_INT64, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Pclose(dcpl);
+    H5Fclose(f);
+    lvt_ckpt_info uinfo;
+    CHECK(lvt_ckpt_read_info(p2, &uinfo, &e) != 0, "an unwritten /extra array must be refused");
+    CHECK_MSG(e.msg, "/extra/unwritten is unreadable");
+    f = h5_open_rw(p2);
+    H5Ldelete(f, "/extra/unwritten", H5P_DEFAULT);
+    H5Fclose(f);
+    expect_load_fail(p2, &cfg, be, "input_proj.weight stores 0 bytes for 96 floats (a corrupt or unwritten dataset)");
 
     /* ---- safetensors ------------------------------------------------------------------------- */
     snprintf(p2, sizeof p2, "%s/m.safetensors", dir);

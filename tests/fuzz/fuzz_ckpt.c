@@ -23,22 +23,21 @@ static void load_with_optim(const char *path, lvt_model *m) {
     lvt_optim_destroy(&o);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+void fuzz_target(const uint8_t *data, size_t size) {
     const char *path = fuzz_write_file("in.h5", data, size);
     lvt_ckpt_info info;
     lvt_err e = {{0}};
     if (lvt_ckpt_read_info(path, &info, &e)) {
         if (!e.msg[0]) fuzz_fail("lvt_ckpt_read_info failed without a message", NULL);
-        return 0;
+        return;
     }
     lvt_ckpt_info_free(&info);
     lvt_model m;
     e.msg[0] = 0;
     if (lvt_ckpt_load_any(path, fuzz_cpu_backend(), 5, &m, &e)) {
         if (!e.msg[0]) fuzz_fail("lvt_ckpt_load_any failed without a message", NULL);
-        return 0;
+        return;
     }
     load_with_optim(path, &m);
     lvt_model_destroy(&m);
-    return 0;
 }

@@ -62,7 +62,7 @@ static int apply_sets(lvt_config *c, char *sets) {
     return rc;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+void fuzz_target(const uint8_t *data, size_t size) {
     char *text = malloc(size + 1);
     lvt_config *c = malloc(sizeof *c), *before = malloc(sizeof *before);
     if (!text || !c || !before) abort();
@@ -90,5 +90,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(text);
     free(c);
     free(before);
-    return 0;
 }

@@ -36,10 +36,9 @@ static void read_all(const char *path) {
     fuzz_read_npy_stream(&s, NULL);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+void fuzz_target(const uint8_t *data, size_t size) {
     check_header(data, size);
     const char *path = fuzz_write_file("in.npy", data, size);
     read_all(path);
     fuzz_convert(path);
-    return 0;
 }

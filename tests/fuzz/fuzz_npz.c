@@ -45,9 +45,8 @@ static void read_archive(const char *path) {
     lvt_npz_close(&z);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+void fuzz_target(const uint8_t *data, size_t size) {
     const char *path = fuzz_write_file("in.npz", data, size);
     read_archive(path);
     fuzz_convert(path);
-    return 0;
 }

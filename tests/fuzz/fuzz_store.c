@@ -37,7 +37,7 @@ static void check_range(const char *path, int64_t n_articles) {
     lvt_store_free(&s);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+void fuzz_target(const uint8_t *data, size_t size) {
     const char *path = fuzz_write_file("in.h5", data, size);
     lvt_err e = {{0}};
     int64_t n = -1, n_art = -1;
@@ -57,5 +57,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_fail("lvt_store_read_offsets failed without a message", NULL);
     }
     check_read(path, n, dim, n_art);
-    return 0;
 }

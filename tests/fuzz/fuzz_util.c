@@ -3,6 +3,7 @@
  * one-function interface forces. */
 #include "fuzz_util.h"
 
+#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,33 @@ void *__wrap_realloc(void *p, size_t n) {
 void *__wrap_aligned_alloc(size_t align, size_t n) {
     check_size("aligned_alloc", n);
     return __real_aligned_alloc(align, n);
+}
+
+/* The identifier kinds counted before and after each input. HDF5 1.10 counts only what belongs
+ * to a file this way (H5Inmembers refuses the library's own kinds), so a transient datatype,
+ * dataspace or property list left open is not seen here. */
+static const unsigned h5_kinds[] = {H5F_OBJ_FILE, H5F_OBJ_GROUP, H5F_OBJ_DATASET, H5F_OBJ_DATATYPE,
+                                    H5F_OBJ_ATTR};
+static const char *const h5_kind_names[] = {"file", "group", "dataset", "named datatype", "attribute"};
+#define H5_NKINDS (sizeof h5_kinds / sizeof h5_kinds[0])
+
+static void h5_count(ssize_t n[H5_NKINDS]) {
+    for (size_t k = 0; k < H5_NKINDS; k++) n[k] = H5Fget_obj_count(H5F_OBJ_ALL, h5_kinds[k]);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    ssize_t before[H5_NKINDS], after[H5_NKINDS];
+    h5_count(before);
+    fuzz_target(data, size);
+    h5_count(after);
+    for (size_t k = 0; k < H5_NKINDS; k++)
+        if (after[k] > before[k]) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "%lld %s identifier(s) more open than before the input",
+                     (long long)(after[k] - before[k]), h5_kind_names[k]);
+            fuzz_fail("an HDF5 identifier was left open", msg);
+        }
+    return 0;
 }
 
 void fuzz_fail(const char *what, const char *detail) {

@@ -12,7 +12,8 @@
 #   hdf5     — a crash or hang inside the (uninstrumented) HDF5 library itself on a corrupt file:
 #              the first frame outside the sanitizer runtime and libc is in libhdf5, and the memory
 #              involved is not lvt's (no lvt frame where it was allocated, freed or on the stack);
-#              or an out-of-memory whose over-256-MB allocation is made inside libhdf5.
+#              or an out-of-memory whose over-256-MB allocation is made inside libhdf5, or whose
+#              live heap is at least 90 % one allocation context inside libhdf5.
 #   unreproduced — the input runs clean when replayed alone (the failure depended on state an
 #              earlier input of the fork job left, which only HDF5 keeps). Counted, kept in
 #              OUTDIR/<target>/unreproduced/; not a failure.
@@ -59,6 +60,18 @@ big_malloc_in_hdf5() {
     END { print hdf5 ? 1 : 0 }' "$1"
 }
 
+# 1 when the RSS out-of-memory report in $1 says that at least 90 % of the live heap is one
+# allocation context whose first frame outside the sanitizer runtime and libc is in libhdf5
+# (measured in CI: 98 % of 1.6 GB in 10.5 million small blocks, all allocated inside HDF5).
+live_heap_in_hdf5() {
+  awk -v src="$SRC/" '
+    /^Live Heap Allocations:/ { inlive = 1; next }
+    inlive && !ctx && match($0, /byte\(s\) \(([0-9]+)%\)/) { ctx = 1; pct = substr($0, RSTART + 9, RLENGTH - 11) + 0; next }
+    ctx && !decided && /^ +#[0-9]+ / && (index($0, " " src "src/") || index($0, " " src "tests/") || /libhdf5/) {
+      hdf5 = ($0 ~ /libhdf5/); decided = 1 }
+    END { print (hdf5 && pct >= 90) ? 1 : 0 }' "$1"
+}
+
 n_lvt=0 n_hdf5=0 n_unrep=0
 for a in "$W"/artifacts/*; do
   [ -f "$a" ] || continue
@@ -78,6 +91,8 @@ for a in "$W"/artifacts/*; do
     "$BIN" -rss_limit_mb=8192 -malloc_limit_mb=256 -timeout=20 "$a" > "$a.malloc" 2>&1
     [ "$(big_malloc_in_hdf5 "$a.malloc")" = 1 ] && { hdf5=1; cat "$a.malloc" >> "$a.report"; }
     rm -f "$a.malloc"
+    # no single big request: many small ones, all made inside HDF5 (a corrupt file's structures)
+    [ "$hdf5" = 0 ] && [ "$(live_heap_in_hdf5 "$a.report")" = 1 ] && hdf5=1
   fi
   if [ "$hdf5" = 1 ]; then
     mv "$a" "$a.report" "$W/hdf5/"; n_hdf5=$((n_hdf5 + 1))
