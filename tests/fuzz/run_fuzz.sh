@@ -13,7 +13,7 @@
 #              the first frame outside the sanitizer runtime and libc is in libhdf5, and the memory
 #              involved is not lvt's (no lvt frame where it was allocated, freed or on the stack);
 #              or an out-of-memory whose over-256-MB allocation is made inside libhdf5, or whose
-#              live heap is at least 90 % one allocation context inside libhdf5.
+#              live heap is at least 90 % in allocation contexts inside libhdf5.
 #   unreproduced — the input runs clean when replayed alone (the failure depended on state an
 #              earlier input of the fork job left, which only HDF5 keeps). Counted, kept in
 #              OUTDIR/<target>/unreproduced/; not a failure.
@@ -34,43 +34,8 @@ rc=$?
 last=$(grep -E "^#[0-9]+: cov:" "$W/fuzz.log" | tail -1)
 execs=$(echo "$last" | sed -E 's/^#([0-9]+):.*/\1/')
 
-# 1 when the report in $1 is a crash inside HDF5 (see the header), 0 otherwise.
-inside_hdf5() {
-  awk -v src="$SRC/" '
-    /ERROR: (AddressSanitizer|libFuzzer: deadly signal|libFuzzer: timeout)/ { inerr = 1; next }
-    /runtime error:|fuzz harness:|LeakSanitizer|out-of-memory/ { lvt = 1 }
-    # the first frame that is lvt source (compiled with -g: "in fn SRC/src/x.c:12") or in libhdf5
-    # decides; the sanitizer runtime, libFuzzer and libc frames in between are skipped
-    inerr && !decided && /^ +#[0-9]+ / && (index($0, " " src "src/") || index($0, " " src "tests/") || /libhdf5/) {
-      hdf5 = ($0 ~ /libhdf5/); decided = 1 }
-    /is located .*(src|tests)\// && index($0, src) { lvt = 1 }   # a global variable of lvt
-    /allocated by thread|freed by thread|is located in stack of thread/ { inalloc = 1; next }
-    inalloc && /^ +#[0-9]+ / && (index($0, " " src "src/") || index($0, " " src "tests/")) { lvt = 1 }
-    inalloc && /^$/ { inalloc = 0 }
-    END { print (hdf5 && !lvt) ? 1 : 0 }' "$1"
-}
-
-# 1 when the report in $1 of a replay under -malloc_limit_mb names the allocation that broke the
-# limit and its first frame outside the sanitizer runtime, libFuzzer and libc is in libhdf5.
-big_malloc_in_hdf5() {
-  awk -v src="$SRC/" '
-    /ERROR: libFuzzer: out-of-memory \(malloc\(/ { inerr = 1; next }
-    inerr && !decided && /^ +#[0-9]+ / && (index($0, " " src "src/") || index($0, " " src "tests/") || /libhdf5/) {
-      hdf5 = ($0 ~ /libhdf5/); decided = 1 }
-    END { print hdf5 ? 1 : 0 }' "$1"
-}
-
-# 1 when the RSS out-of-memory report in $1 says that at least 90 % of the live heap is one
-# allocation context whose first frame outside the sanitizer runtime and libc is in libhdf5
-# (measured in CI: 98 % of 1.6 GB in 10.5 million small blocks, all allocated inside HDF5).
-live_heap_in_hdf5() {
-  awk -v src="$SRC/" '
-    /^Live Heap Allocations:/ { inlive = 1; next }
-    inlive && !ctx && match($0, /byte\(s\) \(([0-9]+)%\)/) { ctx = 1; pct = substr($0, RSTART + 9, RLENGTH - 11) + 0; next }
-    ctx && !decided && /^ +#[0-9]+ / && (index($0, " " src "src/") || index($0, " " src "tests/") || /libhdf5/) {
-      hdf5 = ($0 ~ /libhdf5/); decided = 1 }
-    END { print (hdf5 && pct >= 90) ? 1 : 0 }' "$1"
-}
+# the report classifiers: inside_hdf5, big_malloc_in_hdf5, live_heap_in_hdf5 (tested by test_classify.sh)
+. "$DIR/classify.sh"
 
 n_lvt=0 n_hdf5=0 n_unrep=0
 for a in "$W"/artifacts/*; do
