@@ -207,7 +207,7 @@ void cpu_amx_pack_b(const float *B, int ldb, int tb, int K, int N, uint16_t *dst
 void cpu_amx_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc, void *ws, const uint16_t *bp) {
     const int MB = CPU_AMX_TILES16(M), NB = CPU_AMX_TILES16(N), KB = CPU_AMX_KTILES(K); /* cpu_backend.h */
-    uint16_t *Ap = ws, *Bw = Ap + (size_t)MB * KB * TILE_ELEMS;
+    uint16_t *Ap = ws, *Bw = Ap + CPU_AMX_PACKED_ELEMS(M, K);
     const uint16_t *Bp = bp ? bp : Bw; /* op(B) packed by the caller (cpu_amx_cached_b), or here */
     const int IB = MB / 2, JB = NB / 2;
     const int IC = KB > 256 ? 1 : 256 / KB; /* 32-row blocks per chunk: 32 x 32K bf16 = 2 KB x KB each */

@@ -152,8 +152,7 @@ int cpu_amx_probe(char *why, size_t len) {
 
 /* Bytes of packed bf16 operands for an M x N x K GEMM (the layout in cpu_backend.h). */
 size_t cpu_amx_workspace(int M, int N, int K) {
-    return (size_t)(CPU_AMX_TILES16(M) + CPU_AMX_TILES16(N)) * CPU_AMX_KTILES(K) * CPU_AMX_TILE_ELEMS *
-           sizeof(uint16_t);
+    return (CPU_AMX_PACKED_ELEMS(M, K) + CPU_AMX_PACKED_ELEMS(N, K)) * sizeof(uint16_t);
 }
 
 /* A new window drops every packed operand of the previous one (its memory is kept). */
@@ -174,7 +173,7 @@ const uint16_t *cpu_amx_cached_b(cpu_impl *im, int tb, int N, int K, const float
         if (c->B == B && c->tb == tb && c->K == K && c->N == N && c->ldb == ldb) return im->pbuf + c->off;
     }
     if (im->npb == CPU_PACKED_B_MAX) return NULL;
-    const size_t n = (size_t)CPU_AMX_TILES16(N) * CPU_AMX_KTILES(K) * CPU_AMX_TILE_ELEMS;
+    const size_t n = CPU_AMX_PACKED_ELEMS(N, K);
     if (im->pbuf_used + n > im->pbuf_elems) { /* grows in the first window of a model, then stays */
         size_t cap = im->pbuf_elems ? 2 * im->pbuf_elems : n;
         while (cap < im->pbuf_used + n) cap *= 2;

@@ -53,6 +53,8 @@ int cpu_amx_probe(char *why, size_t len);
 #define CPU_AMX_TILES16(n) (((n) + 31) / 32 * 2)
 #define CPU_AMX_KTILES(k) (((k) + 31) / 32)
 #define CPU_AMX_TILE_ELEMS 512
+/* bf16 elements of one packed operand with n rows (op(A)) or columns (op(B)) and k of K */
+#define CPU_AMX_PACKED_ELEMS(n, k) ((size_t)CPU_AMX_TILES16(n) * CPU_AMX_KTILES(k) * CPU_AMX_TILE_ELEMS)
 size_t cpu_amx_workspace(int M, int N, int K);
 extern const int cpu_amx_built;
 /* bp: op(B) already packed (cpu_amx_pack_b), or NULL to pack it into ws after op(A) */
