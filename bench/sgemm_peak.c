@@ -2,8 +2,9 @@
  * for the GEMM shapes of the reference model (M = B*L rows; N, K in {512, 768, 1536, 2048}) in
  * the three layouts a linear layer uses (forward x W^T: NT, input gradient dy W: NN, weight
  * gradient dy^T x: TN), and a large square 2048^3 for the machine's peak. Not a test.
- * Usage: sgemm_peak [--quick | --square] [--seconds S]   (S: minimum timed seconds per shape,
- * default 0.3; --square: only the 2048^3 square, the peak bench/run_bench.sh divides by) */
+ * Usage: sgemm_peak [--quick | --square] [--seconds S] [--bf16]   (S: minimum timed seconds per
+ * shape, default 0.3; --square: only the 2048^3 square, the peak bench/run_bench.sh divides by;
+ * --bf16: the backend's bf16 GEMM instead, AMX with fp32 accumulation, docs/bench.md) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,19 +50,20 @@ static double time_gemm(lvt_backend *be, int ta, int tb, int M, int N, int K, co
 
 int main(int argc, char **argv) {
     double min_s = 0.3;
-    int quick = 0, square_only = 0;
+    int quick = 0, square_only = 0, bf16 = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--square")) square_only = 1;
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) min_s = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--bf16")) bf16 = 1;
         else {
-            fprintf(stderr, "usage: sgemm_peak [--quick | --square] [--seconds S]\n");
+            fprintf(stderr, "usage: sgemm_peak [--quick | --square] [--seconds S] [--bf16]\n");
             return 1;
         }
     }
     lvt_err e = {{0}};
     lvt_backend *be = NULL;
-    if (lvt_backend_create(&be, "cpu", -1, LVT_MATH_FP32, &e) != LVT_OK) {
+    if (lvt_backend_create(&be, "cpu", -1, bf16 ? LVT_MATH_BF16 : LVT_MATH_FP32, &e) != LVT_OK) {
         fprintf(stderr, "sgemm_peak: %s\n", e.msg);
         return 1;
     }
@@ -78,8 +80,10 @@ int main(int argc, char **argv) {
         B[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
     }
     const char *omp = getenv("OMP_NUM_THREADS"), *ob = getenv("OPENBLAS_NUM_THREADS");
-    printf("sgemm peak (OpenBLAS via lvt cpu backend), OMP_NUM_THREADS=%s "
-           "OPENBLAS_NUM_THREADS=%s\n", omp ? omp : "unset", ob ? ob : "unset");
+    char math[160];
+    lvt_backend_math_describe(be, math, sizeof math);
+    printf("%s peak (lvt cpu backend: %s), OMP_NUM_THREADS=%s OPENBLAS_NUM_THREADS=%s\n",
+           bf16 ? "bf16 GEMM" : "sgemm", math, omp ? omp : "unset", ob ? ob : "unset");
     char blas[256]; /* the core in force (docs/bench.md, "BLAS core selection") */
     lvt_blas_describe(blas, sizeof blas);
     printf("BLAS: %s\n", blas);
