@@ -27,7 +27,7 @@
  * A dataset whose chunks were never written reads as fill values, and HDF5 builds one entry per
  * chunk a read touches: 10^7 one-element chunks in a 20 KB file made one H5Dread allocate 0.5-1.6
  * GB (fuzz_ckpt). Bounding the data by the bytes stored bounds that by the file's size
- * (docs/reliability.md, "Checkpoints"). */
+ * (docs/reliability.md, "What was found and fixed"). */
 static int stored_enough(hid_t d, hssize_t npoints, size_t esize) {
     return (double)npoints * (double)esize <= (double)H5Dget_storage_size(d) * CKPT_MAX_COMPRESSION;
 }

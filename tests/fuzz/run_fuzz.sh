@@ -14,10 +14,10 @@
 #              involved is not lvt's (no lvt frame where it was allocated, freed or on the stack);
 #              or an out-of-memory whose over-256-MB allocation is made inside libhdf5, or whose
 #              live heap is at least 90 % in allocation contexts inside libhdf5.
+#              Counted and kept in OUTDIR/<target>/hdf5/; not a failure.
 #   unreproduced — the input runs clean when replayed alone (the failure depended on state an
 #              earlier input of the fork job left, which only HDF5 keeps). Counted, kept in
 #              OUTDIR/<target>/unreproduced/; not a failure.
-#              Counted and kept in OUTDIR/<target>/hdf5/; not a failure.
 set -u
 BIN=$1 TGT=$2 SECS=$3 OUT=$4 DICTFILE=${5:-}
 DIR=${LVT_FUZZ_DIR:?}
