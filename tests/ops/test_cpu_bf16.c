@@ -177,6 +177,14 @@ static void test_rounding(lvt_backend *be, lvt_backend *fp32) {
         }
 }
 
+/* Elements of C (M x N, ldc) that are not exactly k times the same element of C0. */
+static int not_scaled(const gemm_case *g, const float *C, const float *C0, float k) {
+    int bad = 0;
+    for (int i = 0; i < g->M; i++)
+        for (int j = 0; j < g->N; j++) bad += C[(size_t)i * g->ldc + j] != k * C0[(size_t)i * g->ldc + j];
+    return bad;
+}
+
 /* 5: the constant window */
 static void test_window(lvt_backend *be) {
     const int shapes[][3] = {{37, 45, 70}, {64, 512, 512}};
@@ -191,18 +199,14 @@ static void test_window(lvt_backend *be) {
             run(be, &g, 1.0f, 0.0f, C1); /* packed into the window's cache */
             run(be, &g, 0.5f, 0.0f, C2); /* from the cache */
             CHECK(memcmp(C0, C1, nc * sizeof(float)) == 0, "window %dx%dx%d tb=%d: first call differs", g.M, g.N, g.K, tb);
-            int bad = 0;
-            for (int i = 0; i < g.M; i++)
-                for (int j = 0; j < g.N; j++) bad += C2[(size_t)i * g.ldc + j] != 0.5f * C0[(size_t)i * g.ldc + j];
+            int bad = not_scaled(&g, C2, C0, 0.5f);
             CHECK(bad == 0, "window %dx%dx%d tb=%d: cached call differs in %d elements", g.M, g.N, g.K, tb, bad);
             for (size_t i = 0; i < nb; i++) g.B[i] = -g.B[i]; /* breaks the promise: the cache still has the old B */
             run(be, &g, 1.0f, 0.0f, C1);
             CHECK(memcmp(C0, C1, nc * sizeof(float)) == 0, "window %dx%dx%d tb=%d: packed B not reused", g.M, g.N, g.K, tb);
             be->ops->const_window(be, NULL, 0); /* closed: the new B is packed */
             run(be, &g, 1.0f, 0.0f, C1);
-            bad = 0;
-            for (int i = 0; i < g.M; i++)
-                for (int j = 0; j < g.N; j++) bad += C1[(size_t)i * g.ldc + j] != -C0[(size_t)i * g.ldc + j];
+            bad = not_scaled(&g, C1, C0, -1.0f);
             CHECK(bad == 0, "window %dx%dx%d tb=%d: after the window, %d elements not from the new B", g.M, g.N, g.K, tb, bad);
             /* a window that does not hold B: B is packed every call */
             be->ops->const_window(be, g.A, sizeof(float));
